@@ -1,0 +1,349 @@
+//! The encoder: text to ids with a vocabulary, giving exactly tiktoken's ids.
+//!
+//! Each chunk of the split pattern is looked up whole first (most chunks are one token);
+//! otherwise its bytes are merged the way tiktoken merges them: repeatedly join the adjacent
+//! pair of parts whose joined bytes have the lowest rank, the leftmost among equals, until no
+//! adjacent pair joins into a rank. Short chunks use a flat scan; long ones (a run of a
+//! million spaces is one chunk) use a heap so the work stays `n log n`.
+//! [`reference_encode_chunk`] is the plain twin the tests compare against.
+
+use crate::error::{Error, Result};
+use crate::pretokenize::Pretokenizer;
+use crate::vocab::Vocabulary;
+use rayon::prelude::*;
+use rustc_hash::FxBuildHasher;
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashMap};
+use std::sync::{Arc, Mutex, OnceLock};
+
+type RankMap = hashbrown::HashMap<Box<[u8]>, u32, FxBuildHasher>;
+
+/// Which special tokens `encode` recognises in the text.
+#[derive(Clone, Copy, Debug)]
+pub enum Allowed<'a> {
+    /// Every special token of the vocabulary.
+    All,
+    /// Only these (others are encoded as ordinary text).
+    Only(&'a [&'a str]),
+}
+
+/// Chunks at least this long are merged with a heap instead of a flat scan.
+const LONG_CHUNK: usize = 128;
+
+/// An encoder for one vocabulary. Immutable once built: share it between threads freely.
+pub struct Encoder {
+    pretokenizer: Pretokenizer,
+    ranks: RankMap,
+    /// Bytes of every id (ranks and special tokens), empty where no id exists.
+    decoder: Vec<Box<[u8]>>,
+    special_tokens: Vec<(String, u32)>,
+}
+
+impl Encoder {
+    /// Builds the encoder for `vocab` (its pattern, ranks and special tokens).
+    pub fn new(vocab: &Vocabulary) -> Result<Self> {
+        let pretokenizer = Pretokenizer::new(vocab.pattern())?;
+        let mut ranks = RankMap::with_capacity_and_hasher(vocab.len(), FxBuildHasher);
+        let mut decoder: Vec<Box<[u8]>> = vec![Box::default(); vocab.n_vocab() as usize];
+        for (rank, t) in vocab.tokens().iter().enumerate() {
+            ranks.insert(t.clone().into_boxed_slice(), rank as u32);
+            decoder[rank] = t.clone().into_boxed_slice();
+        }
+        for (name, id) in vocab.special_tokens() {
+            decoder[*id as usize] = name.as_bytes().into();
+        }
+        Ok(Encoder {
+            pretokenizer,
+            ranks,
+            decoder,
+            special_tokens: vocab.special_tokens().to_vec(),
+        })
+    }
+
+    /// One more than the highest id (tiktoken's `n_vocab`).
+    pub fn n_vocab(&self) -> u32 {
+        self.decoder.len() as u32
+    }
+
+    /// The split pattern.
+    pub fn pattern(&self) -> &str {
+        self.pretokenizer.pattern()
+    }
+
+    /// Special tokens and their ids.
+    pub fn special_tokens(&self) -> &[(String, u32)] {
+        &self.special_tokens
+    }
+
+    /// The rank of some bytes, if they are a token.
+    pub fn rank(&self, bytes: &[u8]) -> Option<u32> {
+        self.ranks.get(bytes).copied()
+    }
+
+    /// Encodes `text` as ordinary text: special tokens in it are plain text.
+    pub fn encode_ordinary(&self, text: &str) -> Result<Vec<u32>> {
+        let mut out = Vec::with_capacity(text.len() / 3 + 1);
+        self.encode_ordinary_into(text, &mut out)?;
+        Ok(out)
+    }
+
+    /// Like [`Encoder::encode_ordinary`], appending to `out`.
+    pub fn encode_ordinary_into(&self, text: &str, out: &mut Vec<u32>) -> Result<()> {
+        let mut scratch = Scratch::default();
+        self.pretokenizer
+            .split(text, |chunk| {
+                self.encode_chunk(chunk.as_bytes(), out, &mut scratch)
+            })
+            .map_err(|message| Error::RegexRuntime {
+                document: 0,
+                message,
+            })
+    }
+
+    /// Encodes `text`, turning the `allowed` special tokens into their ids. Where two
+    /// special tokens start at the same place the longer wins.
+    pub fn encode(&self, text: &str, allowed: Allowed) -> Result<Vec<u32>> {
+        let specials: Vec<(&str, u32)> = self
+            .special_tokens
+            .iter()
+            .filter(|(s, _)| match allowed {
+                Allowed::All => true,
+                Allowed::Only(list) => list.contains(&s.as_str()),
+            })
+            .map(|(s, id)| (s.as_str(), *id))
+            .collect();
+        let mut out = Vec::with_capacity(text.len() / 3 + 1);
+        // Next known start of each special token at or after the cursor (usize::MAX: none).
+        let mut next: Vec<Option<usize>> = vec![None; specials.len()];
+        let mut cursor = 0;
+        loop {
+            let mut best: Option<(usize, usize)> = None; // (position, index)
+            for (j, (s, _)) in specials.iter().enumerate() {
+                let pos = match next[j] {
+                    Some(p) if p >= cursor => p,
+                    _ => {
+                        let p = text[cursor..].find(s).map_or(usize::MAX, |p| p + cursor);
+                        next[j] = Some(p);
+                        p
+                    }
+                };
+                if pos == usize::MAX {
+                    continue;
+                }
+                let better = match best {
+                    None => true,
+                    Some((bp, bj)) => pos < bp || (pos == bp && s.len() > specials[bj].0.len()),
+                };
+                if better {
+                    best = Some((pos, j));
+                }
+            }
+            match best {
+                Some((pos, j)) => {
+                    self.encode_ordinary_into(&text[cursor..pos], &mut out)?;
+                    out.push(specials[j].1);
+                    cursor = pos + specials[j].0.len();
+                }
+                None => {
+                    self.encode_ordinary_into(&text[cursor..], &mut out)?;
+                    return Ok(out);
+                }
+            }
+        }
+    }
+
+    /// Encodes many texts as ordinary text on `threads` threads (0: one per core).
+    pub fn encode_ordinary_batch(&self, texts: &[&str], threads: usize) -> Result<Vec<Vec<u32>>> {
+        let run = || texts.par_iter().map(|t| self.encode_ordinary(t)).collect();
+        if threads == 0 {
+            run()
+        } else {
+            pool(threads)?.install(run)
+        }
+    }
+
+    /// Encodes many texts with special tokens on `threads` threads (0: one per core).
+    pub fn encode_batch(
+        &self,
+        texts: &[&str],
+        allowed: Allowed,
+        threads: usize,
+    ) -> Result<Vec<Vec<u32>>> {
+        let run = || texts.par_iter().map(|t| self.encode(t, allowed)).collect();
+        if threads == 0 {
+            run()
+        } else {
+            pool(threads)?.install(run)
+        }
+    }
+
+    /// The bytes of `ids`, concatenated. Special tokens decode to their text.
+    pub fn decode(&self, ids: &[u32]) -> Result<Vec<u8>> {
+        let mut out = Vec::with_capacity(ids.len() * 4);
+        for &id in ids {
+            match self.decoder.get(id as usize) {
+                Some(t) if !t.is_empty() => out.extend_from_slice(t),
+                _ => return Err(Error::UnknownId(id)),
+            }
+        }
+        Ok(out)
+    }
+
+    #[inline]
+    fn encode_chunk(&self, chunk: &[u8], out: &mut Vec<u32>, scratch: &mut Scratch) {
+        if let Some(&r) = self.ranks.get(chunk) {
+            out.push(r);
+        } else if chunk.len() < LONG_CHUNK {
+            self.merge_short(chunk, out, scratch);
+        } else {
+            self.merge_long(chunk, out);
+        }
+    }
+
+    #[inline]
+    fn rank_of(&self, bytes: &[u8]) -> u32 {
+        self.ranks.get(bytes).copied().unwrap_or(u32::MAX)
+    }
+
+    /// tiktoken's flat scan. `parts[i]` is (start of part i, rank of parts i and i+1 joined);
+    /// the last two entries are sentinels ending the chunk.
+    fn merge_short(&self, chunk: &[u8], out: &mut Vec<u32>, scratch: &mut Scratch) {
+        let parts = &mut scratch.parts;
+        parts.clear();
+        for i in 0..chunk.len() - 1 {
+            parts.push((i, self.rank_of(&chunk[i..i + 2])));
+        }
+        parts.push((chunk.len() - 1, u32::MAX));
+        parts.push((chunk.len(), u32::MAX));
+        // Rank of parts i and i+1 joined, once part i+1 has absorbed part i+2.
+        let joined = |parts: &Vec<(usize, u32)>, i: usize| {
+            if i + 3 < parts.len() {
+                self.rank_of(&chunk[parts[i].0..parts[i + 3].0])
+            } else {
+                u32::MAX
+            }
+        };
+        while parts.len() > 2 {
+            let (mut best, mut at) = (u32::MAX, 0);
+            for (i, &(_, r)) in parts[..parts.len() - 1].iter().enumerate() {
+                if r < best {
+                    best = r;
+                    at = i;
+                }
+            }
+            if best == u32::MAX {
+                break;
+            }
+            parts[at].1 = joined(parts, at);
+            if at > 0 {
+                parts[at - 1].1 = joined(parts, at - 1);
+            }
+            parts.remove(at + 1);
+        }
+        for w in parts.windows(2) {
+            out.push(self.ranks[&chunk[w[0].0..w[1].0]]);
+        }
+    }
+
+    /// The same merges as [`Encoder::merge_short`], for long chunks: parts in a linked list,
+    /// candidate joins in a min-heap on (rank, start), stale entries skipped on pop.
+    fn merge_long(&self, chunk: &[u8], out: &mut Vec<u32>) {
+        let n = chunk.len();
+        // Part i starts at byte i; next[i] is the start of the following part (n at the end).
+        let mut next: Vec<usize> = (1..=n).collect();
+        let mut prev: Vec<usize> = (0..n).map(|i| i.wrapping_sub(1)).collect();
+        let mut alive = vec![true; n];
+        let mut heap = BinaryHeap::new();
+        let pair_rank = |next: &[usize], i: usize| {
+            let j = next[i];
+            if j >= n {
+                return u32::MAX;
+            }
+            self.rank_of(&chunk[i..next[j]])
+        };
+        for i in 0..n - 1 {
+            let r = pair_rank(&next, i);
+            if r != u32::MAX {
+                heap.push(Reverse((r, i)));
+            }
+        }
+        while let Some(Reverse((r, i))) = heap.pop() {
+            // An entry is current if its part is alive and still joins its neighbour into `r`.
+            if !alive[i] || next[i] >= n || pair_rank(&next, i) != r {
+                continue;
+            }
+            let j = next[i];
+            alive[j] = false;
+            next[i] = next[j];
+            if next[i] < n {
+                prev[next[i]] = i;
+            }
+            let r = pair_rank(&next, i);
+            if r != u32::MAX {
+                heap.push(Reverse((r, i)));
+            }
+            if prev[i] != usize::MAX {
+                let p = prev[i];
+                let r = pair_rank(&next, p);
+                if r != u32::MAX {
+                    heap.push(Reverse((r, p)));
+                }
+            }
+        }
+        let mut i = 0;
+        while i < n {
+            out.push(self.ranks[&chunk[i..next[i]]]);
+            i = next[i];
+        }
+    }
+}
+
+#[derive(Default)]
+struct Scratch {
+    parts: Vec<(usize, u32)>,
+}
+
+/// A rayon pool per thread count, built once and kept: building one per call would cost
+/// more than encoding a short batch.
+fn pool(threads: usize) -> Result<Arc<rayon::ThreadPool>> {
+    static POOLS: OnceLock<Mutex<HashMap<usize, Arc<rayon::ThreadPool>>>> = OnceLock::new();
+    let mut pools = POOLS
+        .get_or_init(Default::default)
+        .lock()
+        .unwrap_or_else(|e| e.into_inner());
+    if let Some(p) = pools.get(&threads) {
+        return Ok(p.clone());
+    }
+    let p = Arc::new(
+        rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .map_err(|e| Error::State(format!("cannot start {threads} threads: {e}")))?,
+    );
+    pools.insert(threads, p.clone());
+    Ok(p)
+}
+
+/// The plain twin of the chunk merge: parts as byte vectors, the lowest-ranked adjacent join
+/// (leftmost among equals) applied until none is left. Returns the ranks of the parts.
+pub fn reference_encode_chunk(ranks: &HashMap<Vec<u8>, u32>, chunk: &[u8]) -> Vec<u32> {
+    if let Some(&r) = ranks.get(chunk) {
+        return vec![r];
+    }
+    let mut parts: Vec<Vec<u8>> = chunk.iter().map(|&b| vec![b]).collect();
+    loop {
+        let mut best: Option<(u32, usize)> = None;
+        for i in 0..parts.len().saturating_sub(1) {
+            let joined = [parts[i].as_slice(), parts[i + 1].as_slice()].concat();
+            if let Some(&r) = ranks.get(&joined) {
+                if best.is_none_or(|(br, _)| r < br) {
+                    best = Some((r, i));
+                }
+            }
+        }
+        let Some((_, i)) = best else { break };
+        let right = parts.remove(i + 1);
+        parts[i].extend(right);
+    }
+    parts.iter().map(|p| ranks[p]).collect()
+}

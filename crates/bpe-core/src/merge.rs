@@ -1,0 +1,291 @@
+//! The merge loop: from chunk counts to an ordered list of merges.
+//!
+//! The rule (rustbpe 0.1.0's): bytes are ids 0..255 and merge `k` makes id `256 + k`. At each
+//! step the adjacent pair with the highest count wins, counting every position (overlaps
+//! included) weighted by its chunk's count; among equal counts the smallest
+//! `(left_id, right_id)` wins. The winner replaces its non-overlapping occurrences left to
+//! right in every chunk. Training stops early when no pair is left.
+//!
+//! [`learn_merges`] applies the rule incrementally: each distinct chunk of two or more bytes
+//! is a word in one flat arena of symbols; each pair keeps its total count and the list of
+//! words it occurs in; a max-heap holds (count, pair) entries that may be stale. A merge
+//! touches only the words on its list, rewrites them in place and adjusts the counts of the
+//! pairs around each replacement. [`reference_merges`] recomputes everything at every step:
+//! slow, obviously right, and the twin that tests compare against.
+
+use crate::error::{Error, Result};
+use rustc_hash::FxBuildHasher;
+use std::cmp::Reverse;
+use std::collections::{BTreeMap, BinaryHeap};
+
+/// A pair of adjacent token ids.
+pub type Pair = (u32, u32);
+
+type Map<K, V> = hashbrown::HashMap<K, V, FxBuildHasher>;
+
+#[inline]
+fn pack(a: u32, b: u32) -> u64 {
+    ((a as u64) << 32) | b as u64
+}
+
+#[inline]
+fn unpack(p: u64) -> Pair {
+    ((p >> 32) as u32, p as u32)
+}
+
+#[derive(Default)]
+struct PairStat {
+    count: u64,
+    /// Words the pair occurs in, or occurred in once: entries go stale when a merge removes
+    /// the pair from a word, and merging a word that lacks the pair changes nothing.
+    /// Each word appears at most once, because a pair gains words only when it is created.
+    words: Vec<u32>,
+}
+
+/// The words (distinct chunks of two or more bytes) in one arena.
+struct Words {
+    symbols: Vec<u32>,
+    start: Vec<usize>,
+    len: Vec<u32>,
+    count: Vec<u64>,
+}
+
+impl Words {
+    fn new<'a>(chunks: impl Iterator<Item = (&'a [u8], u64)>) -> Self {
+        let mut w = Words {
+            symbols: Vec::new(),
+            start: Vec::new(),
+            len: Vec::new(),
+            count: Vec::new(),
+        };
+        for (chunk, n) in chunks {
+            // A single byte has no pair and can never take part in a merge.
+            if chunk.len() < 2 || n == 0 {
+                continue;
+            }
+            w.start.push(w.symbols.len());
+            w.len.push(chunk.len() as u32);
+            w.count.push(n);
+            w.symbols.extend(chunk.iter().map(|&b| b as u32));
+        }
+        w
+    }
+
+    fn get(&self, w: usize) -> &[u32] {
+        &self.symbols[self.start[w]..self.start[w] + self.len[w] as usize]
+    }
+}
+
+/// What the progress callback is told after each merge.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct MergeProgress {
+    /// Merges done so far.
+    pub done: u32,
+    /// Merges asked for.
+    pub total: u32,
+}
+
+/// Learns up to `n_merges` merges from `(chunk, count)` pairs, in order.
+///
+/// `progress` is called after every merge; returning `false` cancels with
+/// [`Error::Cancelled`]. Returns fewer merges when no pair is left.
+pub fn learn_merges<'a>(
+    chunks: impl Iterator<Item = (&'a [u8], u64)>,
+    n_merges: u32,
+    progress: &mut dyn FnMut(MergeProgress) -> bool,
+) -> Result<Vec<Pair>> {
+    let mut words = Words::new(chunks);
+    let mut stats: Map<u64, PairStat> = Map::default();
+    for w in 0..words.len.len() {
+        let n = words.count[w];
+        for ab in words.get(w).windows(2) {
+            let stat = stats.entry(pack(ab[0], ab[1])).or_default();
+            stat.count += n;
+            if stat.words.last() != Some(&(w as u32)) {
+                stat.words.push(w as u32);
+            }
+        }
+    }
+    // Max-heap on count, then on the reversed pair so the smallest pair wins ties.
+    let mut heap: BinaryHeap<(u64, Reverse<u64>)> =
+        stats.iter().map(|(&p, s)| (s.count, Reverse(p))).collect();
+
+    let mut merges = Vec::with_capacity(n_merges as usize);
+    let mut fresh: Vec<u64> = Vec::new();
+    while merges.len() < n_merges as usize {
+        let Some((count, Reverse(key))) = heap.pop() else {
+            break;
+        };
+        // Counts only fall after an entry is pushed (a pair gains occurrences only in the
+        // merge that creates it), so every live pair has an entry at least as high as its
+        // count, and the first entry that is still exact is the true maximum.
+        let current = stats.get(&key).map_or(0, |s| s.count);
+        if current == 0 {
+            continue;
+        }
+        if current != count {
+            heap.push((current, Reverse(key)));
+            continue;
+        }
+        let (a, b) = unpack(key);
+        let new = 256 + merges.len() as u32;
+        merges.push((a, b));
+        let occurrences = std::mem::take(&mut stats.get_mut(&key).unwrap().words);
+        fresh.clear();
+        for &w in &occurrences {
+            merge_word(&mut words, &mut stats, &mut fresh, w as usize, a, b, new);
+        }
+        debug_assert_eq!(stats.get(&key).map_or(0, |s| s.count), 0);
+        stats.remove(&key);
+        for &p in &fresh {
+            let c = stats[&p].count;
+            if c > 0 {
+                heap.push((c, Reverse(p)));
+            }
+        }
+        let done = merges.len() as u32;
+        if !progress(MergeProgress {
+            done,
+            total: n_merges,
+        }) {
+            return Err(Error::Cancelled);
+        }
+    }
+    Ok(merges)
+}
+
+/// Replaces the non-overlapping occurrences of `(a, b)` in word `w` by `new`, left to right,
+/// in place, and moves the pair counts: each replacement removes `(a, b)` and the pairs it
+/// formed with its neighbours, and adds the pairs `new` forms with them.
+#[inline]
+fn merge_word(
+    words: &mut Words,
+    stats: &mut Map<u64, PairStat>,
+    fresh: &mut Vec<u64>,
+    w: usize,
+    a: u32,
+    b: u32,
+    new: u32,
+) {
+    let n = words.count[w];
+    let start = words.start[w];
+    let len = words.len[w] as usize;
+    let sym = &mut words.symbols[start..start + len];
+    let mut dec = |p: u64| {
+        if let Some(s) = stats.get_mut(&p) {
+            s.count -= n;
+        }
+    };
+    let (mut r, mut o) = (0, 0);
+    let mut adds: smallvec::SmallVec = smallvec::SmallVec::new();
+    while r < len {
+        if r + 1 < len && sym[r] == a && sym[r + 1] == b {
+            if o > 0 {
+                let x = sym[o - 1];
+                dec(pack(x, a));
+                adds.push(pack(x, new));
+            }
+            dec(pack(a, b));
+            if r + 2 < len {
+                let y = sym[r + 2];
+                dec(pack(b, y));
+                adds.push(pack(new, y));
+            }
+            sym[o] = new;
+            o += 1;
+            r += 2;
+        } else {
+            sym[o] = sym[r];
+            o += 1;
+            r += 1;
+        }
+    }
+    words.len[w] = o as u32;
+    for p in adds.iter() {
+        let stat = stats.entry(*p).or_insert_with(|| {
+            fresh.push(*p);
+            PairStat::default()
+        });
+        stat.count += n;
+        if stat.words.last() != Some(&(w as u32)) {
+            stat.words.push(w as u32);
+        }
+    }
+}
+
+mod smallvec {
+    /// A tiny inline vector for the pairs one word adds: most words add two.
+    pub struct SmallVec {
+        inline: [u64; 8],
+        len: usize,
+        spill: Vec<u64>,
+    }
+    impl SmallVec {
+        pub fn new() -> Self {
+            SmallVec {
+                inline: [0; 8],
+                len: 0,
+                spill: Vec::new(),
+            }
+        }
+        #[inline]
+        pub fn push(&mut self, v: u64) {
+            if self.len < 8 {
+                self.inline[self.len] = v;
+            } else {
+                self.spill.push(v);
+            }
+            self.len += 1;
+        }
+        pub fn iter(&self) -> impl Iterator<Item = &u64> {
+            self.inline[..self.len.min(8)]
+                .iter()
+                .chain(self.spill.iter())
+        }
+    }
+}
+
+/// The slow twin of [`learn_merges`]: recounts every pair at every step.
+pub fn reference_merges<'a>(
+    chunks: impl Iterator<Item = (&'a [u8], u64)>,
+    n_merges: u32,
+) -> Vec<Pair> {
+    let mut words: Vec<(Vec<u32>, u64)> = chunks
+        .map(|(c, n)| (c.iter().map(|&b| b as u32).collect(), n))
+        .collect();
+    let mut merges = Vec::new();
+    for k in 0..n_merges {
+        let mut counts: BTreeMap<Pair, u64> = BTreeMap::new();
+        for (ids, n) in &words {
+            for ab in ids.windows(2) {
+                *counts.entry((ab[0], ab[1])).or_insert(0) += n;
+            }
+        }
+        // Highest count; the BTreeMap iterates pairs in increasing order, and only a
+        // strictly higher count displaces the best so far, so the smallest pair wins ties.
+        let mut best: Option<(Pair, u64)> = None;
+        for (&p, &c) in &counts {
+            if c > 0 && best.is_none_or(|(_, bc)| c > bc) {
+                best = Some((p, c));
+            }
+        }
+        let Some(((a, b), _)) = best else { break };
+        let new = 256 + k;
+        for (ids, _) in &mut words {
+            let mut out = Vec::with_capacity(ids.len());
+            let mut i = 0;
+            while i < ids.len() {
+                if i + 1 < ids.len() && ids[i] == a && ids[i + 1] == b {
+                    out.push(new);
+                    i += 2;
+                } else {
+                    out.push(ids[i]);
+                    i += 1;
+                }
+            }
+            *ids = out;
+        }
+        merges.push((a, b));
+    }
+    merges
+}

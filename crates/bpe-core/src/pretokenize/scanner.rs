@@ -1,0 +1,280 @@
+//! A hand-written scanner for the GPT-4 family of split patterns:
+//!
+//! ```text
+//! '(?i:[sdmt]|ll|ve|re)|[^\r\n\p{L}\p{N}]?+\p{L}+|\p{N}{1,D}| ?[^\s\p{L}\p{N}]++[\r\n]*|\s*[\r\n]|\s+(?!\S)|\s+
+//! ```
+//!
+//! with `D = 3` (cl100k, GPT-4) or `D = 2` (nanochat). It returns exactly the chunks that
+//! fancy-regex finds with that pattern: the alternatives are tried in the same order and each
+//! is resolved the way the backtracking engine resolves it (see the comments below). The
+//! differential tests in `tests/` and the `pretokenize` fuzz target hold it to that.
+
+use super::unicode::{table, Table, LETTER, NUMBER, SPACE};
+
+/// The scanner for one member of the family.
+#[derive(Clone, Copy, Debug)]
+pub struct Scanner {
+    max_digits: usize,
+}
+
+/// Decode the char starting at byte `i` of valid UTF-8.
+#[inline(always)]
+pub(crate) fn decode(s: &[u8], i: usize) -> (char, usize) {
+    let b0 = s[i] as u32;
+    if b0 < 0x80 {
+        return (b0 as u8 as char, 1);
+    }
+    let (cp, n) = if b0 < 0xE0 {
+        (((b0 & 0x1F) << 6) | (s[i + 1] as u32 & 0x3F), 2)
+    } else if b0 < 0xF0 {
+        (
+            ((b0 & 0x0F) << 12) | ((s[i + 1] as u32 & 0x3F) << 6) | (s[i + 2] as u32 & 0x3F),
+            3,
+        )
+    } else {
+        (
+            ((b0 & 0x07) << 18)
+                | ((s[i + 1] as u32 & 0x3F) << 12)
+                | ((s[i + 2] as u32 & 0x3F) << 6)
+                | (s[i + 3] as u32 & 0x3F),
+            4,
+        )
+    };
+    // SAFETY: the caller passes valid UTF-8 (it comes from a `&str`), so `cp` is a scalar value.
+    (unsafe { char::from_u32_unchecked(cp) }, n)
+}
+
+impl Scanner {
+    /// A scanner for the pattern with numbers split in runs of at most `max_digits`.
+    pub fn new(max_digits: usize) -> Self {
+        Scanner { max_digits }
+    }
+
+    /// Calls `f` with every chunk of `text`, in order. The chunks tile `text` exactly.
+    #[inline]
+    pub fn split<'t>(&self, text: &'t str, mut f: impl FnMut(&'t str)) {
+        let t = table();
+        let s = text.as_bytes();
+        let mut i = 0;
+        while i < s.len() {
+            let end = self.chunk_end(t, s, i);
+            // SAFETY: chunk ends always fall on char boundaries (they are sums of char lengths).
+            f(unsafe { text.get_unchecked(i..end) });
+            i = end;
+        }
+    }
+
+    #[inline(always)]
+    fn flags(t: &Table, s: &[u8], i: usize) -> (u8, char, usize) {
+        let b = s[i];
+        if b < 0x80 {
+            return (ASCII[b as usize], b as char, 1);
+        }
+        let (c, n) = decode(s, i);
+        (t.flags(c), c, n)
+    }
+
+    /// End of the run of letters starting at `j`.
+    #[inline(always)]
+    fn letters(t: &Table, s: &[u8], mut j: usize) -> usize {
+        while j < s.len() {
+            let b = s[j];
+            if b < 0x80 {
+                if ASCII[b as usize] & LETTER == 0 {
+                    break;
+                }
+                j += 1;
+            } else {
+                let (c, n) = decode(s, j);
+                if t.flags(c) & LETTER == 0 {
+                    break;
+                }
+                j += n;
+            }
+        }
+        j
+    }
+
+    /// The end of the chunk that starts at byte `i`.
+    #[inline(always)]
+    fn chunk_end(&self, t: &Table, s: &[u8], i: usize) -> usize {
+        let len = s.len();
+        let (f, c, n) = Self::flags(t, s, i);
+
+        // '(?i:[sdmt]|ll|ve|re)
+        if c == '\'' && i + 1 < len {
+            let (c1, n1) = decode(s, i + 1);
+            if ['s', 'd', 'm', 't'].iter().any(|&l| t.folds_to(c1, l)) {
+                return i + 1 + n1;
+            }
+            if i + 1 + n1 < len {
+                let (c2, n2) = decode(s, i + 1 + n1);
+                let pair = |a, b| t.folds_to(c1, a) && t.folds_to(c2, b);
+                if pair('l', 'l') || pair('v', 'e') || pair('r', 'e') {
+                    return i + 1 + n1 + n2;
+                }
+            }
+        }
+
+        // [^\r\n\p{L}\p{N}]?+\p{L}+ : the optional prefix is possessive, but giving it back
+        // could only help if `c` were a letter, and then the prefix class never took it.
+        if f & LETTER != 0 {
+            return Self::letters(t, s, i + n);
+        }
+        if f & NUMBER == 0 && c != '\r' && c != '\n' && i + n < len {
+            let (f1, _, n1) = Self::flags(t, s, i + n);
+            if f1 & LETTER != 0 {
+                return Self::letters(t, s, i + n + n1);
+            }
+        }
+
+        // \p{N}{1,D}
+        if f & NUMBER != 0 {
+            let mut j = i + n;
+            let mut k = 1;
+            while k < self.max_digits && j < len {
+                let (f1, _, n1) = Self::flags(t, s, j);
+                if f1 & NUMBER == 0 {
+                    break;
+                }
+                j += n1;
+                k += 1;
+            }
+            return j;
+        }
+
+        //  ?[^\s\p{L}\p{N}]++[\r\n]* : the optional space is a plain `?`, so when the char
+        // after a space is not punctuation the engine retries without it, and then the space
+        // itself is not punctuation: either way the alternative fails.
+        let start = if c == ' ' { i + 1 } else { i };
+        if start < len {
+            let (f1, _, _) = Self::flags(t, s, start);
+            if f1 & (SPACE | LETTER | NUMBER) == 0 {
+                let mut j = start;
+                while j < len {
+                    let (f2, _, n2) = Self::flags(t, s, j);
+                    if f2 & (SPACE | LETTER | NUMBER) != 0 {
+                        break;
+                    }
+                    j += n2;
+                }
+                while j < len && (s[j] == b'\r' || s[j] == b'\n') {
+                    j += 1;
+                }
+                return j;
+            }
+        }
+
+        // Only whitespace is left. Take the maximal run of it, noting the end of its last
+        // CR/LF and the start of its last char.
+        debug_assert!(f & SPACE != 0);
+        let mut j = i + n;
+        let mut after_newline = if c == '\r' || c == '\n' { i + 1 } else { 0 };
+        let mut last_start = i;
+        while j < len {
+            let (f1, c1, n1) = Self::flags(t, s, j);
+            if f1 & SPACE == 0 {
+                break;
+            }
+            if c1 == '\r' || c1 == '\n' {
+                after_newline = j + 1;
+            }
+            last_start = j;
+            j += n1;
+        }
+        // \s*[\r\n] : greedy `\s*` backs off to the last CR/LF of the run.
+        if after_newline != 0 {
+            return after_newline;
+        }
+        // \s+(?!\S) : the whole run at the end of the text, else the run minus its last char
+        // (which is whitespace, so the lookahead holds), if that leaves anything.
+        if j == len {
+            return j;
+        }
+        if last_start > i {
+            return last_start;
+        }
+        // \s+
+        j
+    }
+
+    /// Byte offsets, in increasing order, at which `text` can be cut into pieces that split
+    /// into exactly the chunks of the whole: each is a position just after a letter and
+    /// just before a non-letter. No alternative of the pattern puts a non-letter after a
+    /// letter inside one chunk (the letter alternatives end with their letters), so a chunk
+    /// always ends there; and what the scanner does from a chunk start depends only on the
+    /// text after it. The last chunk of a piece ends with a letter that the full text
+    /// follows with a non-letter, so the cut cannot change how it ends either.
+    /// Cuts are at least `min_piece` bytes apart.
+    pub fn cut_points(&self, text: &str, min_piece: usize) -> Vec<usize> {
+        let t = table();
+        let s = text.as_bytes();
+        let mut cuts = Vec::new();
+        let mut target = min_piece;
+        while target < s.len() {
+            // Move to a char boundary, then look for letter → non-letter.
+            let mut j = target;
+            while j < s.len() && !text.is_char_boundary(j) {
+                j += 1;
+            }
+            let mut prev_letter = false;
+            let mut found = None;
+            while j < s.len() {
+                let (f, _, n) = Self::flags(t, s, j);
+                let letter = f & LETTER != 0;
+                if prev_letter && !letter {
+                    found = Some(j);
+                    break;
+                }
+                prev_letter = letter;
+                j += n;
+            }
+            match found {
+                Some(p) => {
+                    cuts.push(p);
+                    target = p + min_piece;
+                }
+                None => break,
+            }
+        }
+        cuts
+    }
+}
+
+/// Class bits of the ASCII chars, the same as the Unicode table gives them.
+static ASCII: [u8; 128] = {
+    let mut a = [0u8; 128];
+    let mut i = 0;
+    while i < 128 {
+        let c = i as u8;
+        a[i] = if c.is_ascii_alphabetic() {
+            LETTER
+        } else if c.is_ascii_digit() {
+            NUMBER
+        } else if matches!(c, b'\t' | b'\n' | 0x0B | 0x0C | b'\r' | b' ') {
+            SPACE
+        } else {
+            0
+        };
+        i += 1;
+    }
+    a
+};
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ascii_table_agrees_with_unicode_table() {
+        let t = table();
+        for b in 0u8..128 {
+            let c = b as char;
+            assert_eq!(
+                ASCII[b as usize],
+                t.flags(c) & (LETTER | NUMBER | SPACE),
+                "{c:?}"
+            );
+        }
+    }
+}
