@@ -171,24 +171,20 @@ fn merge_word(
     let start = words.start[w];
     let len = words.len[w] as usize;
     let sym = &mut words.symbols[start..start + len];
-    let mut dec = |p: u64| {
-        if let Some(s) = stats.get_mut(&p) {
-            s.count -= n;
-        }
-    };
     let (mut r, mut o) = (0, 0);
-    let mut adds: smallvec::SmallVec = smallvec::SmallVec::new();
+    let mut adds = smallvec::SmallVec::new();
+    let mut removes = smallvec::SmallVec::new();
     while r < len {
         if r + 1 < len && sym[r] == a && sym[r + 1] == b {
             if o > 0 {
                 let x = sym[o - 1];
-                dec(pack(x, a));
+                removes.push(pack(x, a));
                 adds.push(pack(x, new));
             }
-            dec(pack(a, b));
+            removes.push(pack(a, b));
             if r + 2 < len {
                 let y = sym[r + 2];
-                dec(pack(b, y));
+                removes.push(pack(b, y));
                 adds.push(pack(new, y));
             }
             sym[o] = new;
@@ -201,14 +197,21 @@ fn merge_word(
         }
     }
     words.len[w] = o as u32;
-    for p in adds.iter() {
-        let stat = stats.entry(*p).or_insert_with(|| {
-            fresh.push(*p);
+    // Additions first: a later replacement in the same word can remove a pair that an
+    // earlier one created (`new` next to the following `a`), and that pair must exist then.
+    for &p in adds.iter() {
+        let stat = stats.entry(p).or_insert_with(|| {
+            fresh.push(p);
             PairStat::default()
         });
         stat.count += n;
         if stat.words.last() != Some(&(w as u32)) {
             stat.words.push(w as u32);
+        }
+    }
+    for p in removes.iter() {
+        if let Some(s) = stats.get_mut(p) {
+            s.count -= n;
         }
     }
 }

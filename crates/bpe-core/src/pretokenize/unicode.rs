@@ -66,8 +66,8 @@ fn build() -> Table {
     ];
     for (pattern, bit) in classes {
         for (lo, hi) in ranges(pattern) {
-            for cp in lo as usize..=hi as usize {
-                flags[cp] |= bit;
+            for f in &mut flags[lo as usize..=hi as usize] {
+                *f |= bit;
             }
         }
     }

@@ -1,0 +1,104 @@
+//! The encoder's fast merges against the plain reference, and round trips.
+
+use crate::text::text;
+use bpe_core::encode::reference_encode_chunk;
+use bpe_core::{Allowed, Encoder, Pretokenizer, Trainer, Vocabulary, GPT4_PATTERN};
+use proptest::prelude::*;
+use std::collections::HashMap;
+use std::sync::OnceLock;
+
+/// A small vocabulary trained on generated and repetitive text, shared by the tests.
+fn vocab() -> &'static Vocabulary {
+    static V: OnceLock<Vocabulary> = OnceLock::new();
+    V.get_or_init(|| {
+        let mut t = Trainer::new(GPT4_PATTERN, 0).unwrap();
+        let docs = [
+            "the quick brown fox jumps over the lazy dog; the dog sleeps.".repeat(20),
+            "    indented code:\n        return x + 1\n".repeat(10),
+            "aaaaaaaaaaaaaaaa bbbbbbbbbb 1234567890 1234567890".repeat(5),
+            "中文 日本語 😀😀😀 é é é".repeat(5),
+            " ".repeat(300),
+        ];
+        let docs: Vec<&[u8]> = docs.iter().map(|d| d.as_bytes()).collect();
+        t.feed(&docs).unwrap();
+        t.train(600, &["<|endoftext|>", "<|bos|>"], &mut |_| true)
+            .unwrap()
+    })
+}
+
+fn ranks() -> HashMap<Vec<u8>, u32> {
+    vocab()
+        .tokens()
+        .iter()
+        .enumerate()
+        .map(|(r, t)| (t.clone(), r as u32))
+        .collect()
+}
+
+fn reference_encode(s: &str) -> Vec<u32> {
+    let ranks = ranks();
+    let p = Pretokenizer::new(GPT4_PATTERN).unwrap();
+    p.chunks(s)
+        .unwrap()
+        .iter()
+        .flat_map(|c| reference_encode_chunk(&ranks, c.as_bytes()))
+        .collect()
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(1000))]
+
+    #[test]
+    fn fast_equals_reference(s in text(60)) {
+        let e = Encoder::new(vocab()).unwrap();
+        let ids = e.encode_ordinary(&s).unwrap();
+        prop_assert_eq!(&ids, &reference_encode(&s));
+        prop_assert_eq!(e.decode(&ids).unwrap(), s.as_bytes());
+    }
+
+    #[test]
+    fn long_chunks_use_the_heap_and_agree(c in proptest::sample::select(&['a', 'b', ' ', '1', 'é', '😀'][..]), n in 100usize..600, tail in "[ab ]{0,20}") {
+        let s: String = std::iter::repeat_n(c, n).collect::<String>() + &tail;
+        let e = Encoder::new(vocab()).unwrap();
+        prop_assert_eq!(e.encode_ordinary(&s).unwrap(), reference_encode(&s));
+    }
+}
+
+#[test]
+fn special_tokens_are_recognised_only_when_allowed() {
+    let e = Encoder::new(vocab()).unwrap();
+    let eot = vocab().special_token("<|endoftext|>").unwrap();
+    let bos = vocab().special_token("<|bos|>").unwrap();
+    let text = "<|bos|>hello<|endoftext|> world<|endoftext|>";
+    let all = e.encode(text, Allowed::All).unwrap();
+    assert_eq!(all[0], bos);
+    assert_eq!(all.iter().filter(|&&i| i == eot).count(), 2);
+    let only = e.encode(text, Allowed::Only(&["<|endoftext|>"])).unwrap();
+    assert_ne!(only[0], bos);
+    assert_eq!(only.iter().filter(|&&i| i == eot).count(), 2);
+    assert_eq!(
+        e.encode(text, Allowed::Only(&[])).unwrap(),
+        e.encode_ordinary(text).unwrap()
+    );
+    assert_eq!(e.decode(&all).unwrap(), text.as_bytes());
+}
+
+#[test]
+fn batch_equals_one_by_one() {
+    let e = Encoder::new(vocab()).unwrap();
+    let texts: Vec<String> = (0..200)
+        .map(|i| format!("document {i}: the dog {}", "x".repeat(i % 17)))
+        .collect();
+    let refs: Vec<&str> = texts.iter().map(|s| s.as_str()).collect();
+    let batch = e.encode_ordinary_batch(&refs, 2).unwrap();
+    for (t, ids) in refs.iter().zip(&batch) {
+        assert_eq!(&e.encode_ordinary(t).unwrap(), ids);
+    }
+}
+
+#[test]
+fn decode_rejects_unknown_ids() {
+    let e = Encoder::new(vocab()).unwrap();
+    let n = e.n_vocab();
+    assert_eq!(e.decode(&[1, n]), Err(bpe_core::Error::UnknownId(n)));
+}

@@ -1,0 +1,8 @@
+//! One integration-test binary for bpe-core, one module per stage of the data flow.
+
+mod encode;
+mod merge;
+mod pretokenize;
+mod text;
+mod trainer;
+mod vocab;

@@ -1,0 +1,88 @@
+//! The incremental merge loop against the recount-everything reference.
+
+use crate::text::{text, tie_heavy};
+use bpe_core::merge::{learn_merges, reference_merges};
+use bpe_core::{Pretokenizer, GPT4_PATTERN};
+use proptest::prelude::*;
+use std::collections::HashMap;
+
+fn chunk_counts(docs: &[String]) -> HashMap<Vec<u8>, u64> {
+    let p = Pretokenizer::new(GPT4_PATTERN).unwrap();
+    let mut counts = HashMap::new();
+    for d in docs {
+        for c in p.chunks(d).unwrap() {
+            *counts.entry(c.as_bytes().to_vec()).or_insert(0) += 1;
+        }
+    }
+    counts
+}
+
+fn check(docs: &[String], n: u32) {
+    let counts = chunk_counts(docs);
+    let iter = || counts.iter().map(|(k, &v)| (k.as_slice(), v));
+    let fast = learn_merges(iter(), n, &mut |_| true).unwrap();
+    let slow = reference_merges(iter(), n);
+    assert_eq!(fast, slow, "docs {docs:?}");
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(300))]
+
+    #[test]
+    fn incremental_equals_reference(docs in proptest::collection::vec(text(30), 1..8), n in 1u32..80) {
+        check(&docs, n);
+    }
+
+    #[test]
+    fn incremental_equals_reference_on_ties(docs in proptest::collection::vec(tie_heavy(40), 1..10), n in 1u32..120) {
+        check(&docs, n);
+    }
+}
+
+#[test]
+fn overlapping_runs() {
+    // "aaaa" counts (a,a) three times, then merges two non-overlapping pairs.
+    let docs: Vec<String> = ["aaaa", "aaa", "aaaaa aaaaaaa", "abababab"]
+        .map(String::from)
+        .to_vec();
+    check(&docs, 20);
+}
+
+#[test]
+fn stops_early_when_no_pair_is_left() {
+    let counts = [(b"ab".as_slice(), 3u64), (b"c".as_slice(), 5)];
+    let merges = learn_merges(counts.iter().copied(), 10, &mut |_| true).unwrap();
+    assert_eq!(merges, vec![(97, 98)]);
+}
+
+#[test]
+fn ties_go_to_the_smallest_pair() {
+    // (b,a) and (a,b)... each pair once: the smallest (left, right) wins.
+    let counts = [
+        (b"ba".as_slice(), 1u64),
+        (b"ab".as_slice(), 1),
+        (b"cd".as_slice(), 1),
+    ];
+    let merges = learn_merges(counts.iter().copied(), 3, &mut |_| true).unwrap();
+    assert_eq!(merges, vec![(97, 98), (98, 97), (99, 100)]);
+}
+
+#[test]
+fn counts_beyond_u32_do_not_wrap() {
+    let big = u32::MAX as u64 * 3;
+    let counts = [(b"xy".as_slice(), big), (b"ab".as_slice(), big - 1)];
+    let merges = learn_merges(counts.iter().copied(), 2, &mut |_| true).unwrap();
+    assert_eq!(merges, vec![(120, 121), (97, 98)]);
+}
+
+#[test]
+fn progress_can_cancel() {
+    let counts = [(b"abcdef".as_slice(), 2u64)];
+    let mut calls = 0;
+    let r = learn_merges(counts.iter().copied(), 5, &mut |p| {
+        calls += 1;
+        p.done < 2
+    });
+    assert_eq!(r, Err(bpe_core::Error::Cancelled));
+    assert_eq!(calls, 2);
+}

@@ -1,0 +1,82 @@
+//! The hand-written scanner against fancy-regex, its twin, chunk for chunk.
+
+use crate::text::text;
+use bpe_core::{Pretokenizer, GPT4_PATTERN, NANOCHAT_PATTERN};
+use proptest::prelude::*;
+
+fn same_chunks(pattern: &str, s: &str) {
+    let fast = Pretokenizer::new(pattern).unwrap();
+    let slow = Pretokenizer::with_regex(pattern).unwrap();
+    assert!(fast.uses_scanner());
+    assert_eq!(
+        fast.chunks(s).unwrap(),
+        slow.chunks(s).unwrap(),
+        "text {s:?}"
+    );
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(3000))]
+
+    #[test]
+    fn scanner_equals_regex_gpt4(s in text(40)) {
+        same_chunks(GPT4_PATTERN, &s);
+    }
+
+    #[test]
+    fn scanner_equals_regex_nanochat(s in text(40)) {
+        same_chunks(NANOCHAT_PATTERN, &s);
+    }
+
+    #[test]
+    fn pieces_split_like_the_whole(s in text(200), min in 1usize..16) {
+        let p = Pretokenizer::new(GPT4_PATTERN).unwrap();
+        let whole = p.chunks(&s).unwrap();
+        let pieces = p.pieces(&s, min);
+        prop_assert_eq!(pieces.concat(), s.clone());
+        let joined: Vec<&str> = pieces.iter().flat_map(|piece| p.chunks(piece).unwrap()).collect();
+        prop_assert_eq!(joined, whole);
+    }
+}
+
+#[test]
+fn handpicked_cases() {
+    for s in [
+        "",
+        "Hello world",
+        "it's we'LL they'Re I'ſ don't",
+        "   leading and trailing   ",
+        "a\r\n\r\nb \n c\t\td",
+        "12345 1234567 ١٢٣٤",
+        "?!... ...\n\n x",
+        "'hello 'S'",
+        "中文 日本語のテキスト 한국어",
+        "e\u{301}\u{301}tude",
+        "😀😀 👍🏽",
+    ] {
+        same_chunks(GPT4_PATTERN, s);
+        same_chunks(NANOCHAT_PATTERN, s);
+    }
+}
+
+#[test]
+fn a_million_spaces_is_split_without_loss() {
+    let s = " ".repeat(1_000_000) + "x" + &"\n".repeat(1000);
+    let p = Pretokenizer::new(GPT4_PATTERN).unwrap();
+    let chunks = p.chunks(&s).unwrap();
+    assert_eq!(chunks.concat(), s);
+    assert_eq!(chunks.len(), 3);
+}
+
+#[test]
+fn other_patterns_use_the_regex_engine() {
+    let p = Pretokenizer::new(r"\w+|\W").unwrap();
+    assert!(!p.uses_scanner());
+    assert_eq!(p.chunks("ab, c").unwrap(), vec!["ab", ",", " ", "c"]);
+}
+
+#[test]
+fn a_bad_pattern_is_an_error() {
+    let e = Pretokenizer::new("(unclosed").unwrap_err();
+    assert!(e.to_string().contains("invalid split pattern"), "{e}");
+}

@@ -1,0 +1,100 @@
+//! The streaming trainer: batches, all-or-nothing feeding, sizes and special tokens.
+
+use bpe_core::{Error, Trainer, GPT4_PATTERN, NANOCHAT_PATTERN};
+
+#[test]
+fn a_bad_batch_changes_nothing() {
+    let mut t = Trainer::new(GPT4_PATTERN, 2).unwrap();
+    t.feed(&[b"hello world".as_slice()]).unwrap();
+    let before: Vec<(Vec<u8>, u64)> = {
+        let mut v: Vec<_> = t.counts().iter().map(|(k, n)| (k.to_vec(), n)).collect();
+        v.sort();
+        v
+    };
+    let e = t
+        .feed(&[b"fine".as_slice(), b"ok \xff\xfe bad".as_slice()])
+        .unwrap_err();
+    assert_eq!(
+        e,
+        Error::InvalidUtf8 {
+            document: 1,
+            offset: 3
+        }
+    );
+    let mut after: Vec<_> = t.counts().iter().map(|(k, n)| (k.to_vec(), n)).collect();
+    after.sort();
+    assert_eq!(before, after);
+    assert_eq!(t.counts().documents(), 1);
+}
+
+#[test]
+fn vocab_size_counts_special_tokens() {
+    let mut t = Trainer::new(NANOCHAT_PATTERN, 0).unwrap();
+    t.feed(&["the cat and the hat ".repeat(50).as_bytes()])
+        .unwrap();
+    let v = t
+        .train(262, &["<|bos|>", "<|eos|>"], &mut |_| true)
+        .unwrap();
+    assert_eq!(v.len(), 260);
+    assert_eq!(v.special_token("<|bos|>"), Some(260));
+    assert_eq!(v.special_token("<|eos|>"), Some(261));
+    assert_eq!(v.n_vocab(), 262);
+    let e = t
+        .train(257, &["<|bos|>", "<|eos|>"], &mut |_| true)
+        .unwrap_err();
+    assert_eq!(
+        e,
+        Error::VocabSize {
+            requested: 257,
+            minimum: 258
+        }
+    );
+    assert!(t.train(255, &[], &mut |_| true).is_err());
+}
+
+#[test]
+fn train_twice_and_feed_after_train() {
+    let mut t = Trainer::new(GPT4_PATTERN, 0).unwrap();
+    t.feed(&[b"abab abab".as_slice()]).unwrap();
+    let a = t.train(300, &[], &mut |_| true).unwrap();
+    let b = t.train(300, &[], &mut |_| true).unwrap();
+    assert_eq!(a, b);
+    t.feed(&[b"xyxyxyxyxy xyxyxyxy xyxyxy".as_slice()]).unwrap();
+    let c = t.train(300, &[], &mut |_| true).unwrap();
+    assert_ne!(a, c);
+    assert_eq!(t.counts().documents(), 2);
+}
+
+#[test]
+fn a_huge_document_counts_like_its_sequential_split() {
+    let doc = "Lorem ipsum dolor sit amet, consectetur adipiscing elit. ".repeat(80_000);
+    let mut t = Trainer::new(GPT4_PATTERN, 2).unwrap();
+    t.feed(&[doc.as_bytes()]).unwrap();
+    assert!(doc.len() > 4 << 20);
+    let p = bpe_core::Pretokenizer::with_regex(GPT4_PATTERN).unwrap();
+    let mut want = std::collections::HashMap::new();
+    for c in p.chunks(&doc).unwrap() {
+        *want.entry(c.as_bytes().to_vec()).or_insert(0u64) += 1;
+    }
+    assert_eq!(t.counts().len(), want.len());
+    for (k, n) in &want {
+        assert_eq!(t.counts().get(k), *n, "{:?}", String::from_utf8_lossy(k));
+    }
+}
+
+#[test]
+fn cancel_flag_stops_training() {
+    let mut t = Trainer::new(GPT4_PATTERN, 0).unwrap();
+    t.feed(&["some text to learn from, again and again "
+        .repeat(20)
+        .as_bytes()])
+        .unwrap();
+    let flag = t.cancel_flag();
+    let e = t.train(400, &[], &mut |p| {
+        if p.done == 3 {
+            flag.store(true, std::sync::atomic::Ordering::Relaxed);
+        }
+        true
+    });
+    assert_eq!(e.unwrap_err(), Error::Cancelled);
+}
