@@ -9,30 +9,103 @@ use crate::error::{Error, Result};
 use crate::pretokenize::Pretokenizer;
 use hashbrown::HashMap;
 use rayon::prelude::*;
+use rustc_hash::FxBuildHasher;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 /// Long documents are cut into pieces of about this many bytes so that one document can
 /// keep every core busy; see [`Pretokenizer::pieces`].
 const PIECE_BYTES: usize = 1 << 20;
 
+/// Most chunks are a short word with its leading space. Those of up to 7 bytes are packed
+/// into one `u64` (bytes little-endian, length in the top byte, so distinct chunks get
+/// distinct keys), which hashes with one multiplication and compares in one instruction.
+const SMALL: usize = 7;
+
+#[inline(always)]
+fn pack(chunk: &[u8]) -> u64 {
+    let mut buf = [0u8; 8];
+    buf[..chunk.len()].copy_from_slice(chunk);
+    u64::from_le_bytes(buf) | (chunk.len() as u64) << 56
+}
+
+/// A chunk as the tables hand it out: packed short ones are unpacked into a small buffer.
+#[derive(Clone, Copy, Debug)]
+pub enum Chunk<'a> {
+    /// Up to 7 bytes, inline (the `usize` is the length).
+    Small([u8; 8], usize),
+    /// A longer chunk, borrowed from the table.
+    Large(&'a [u8]),
+}
+
+impl Chunk<'_> {
+    fn unpack(key: u64) -> Self {
+        Chunk::Small(key.to_le_bytes(), (key >> 56) as usize)
+    }
+}
+
+impl std::ops::Deref for Chunk<'_> {
+    type Target = [u8];
+    fn deref(&self) -> &[u8] {
+        match self {
+            Chunk::Small(buf, len) => &buf[..*len],
+            Chunk::Large(s) => s,
+        }
+    }
+}
+
+type SmallMap = HashMap<u64, u64, FxBuildHasher>;
+
+/// The counts of one batch, keyed by slices borrowed from the batch's documents.
+#[derive(Default)]
+pub struct BatchCounts<'a> {
+    small: SmallMap,
+    large: HashMap<&'a [u8], u64>,
+}
+
+impl<'a> BatchCounts<'a> {
+    #[inline(always)]
+    fn add(&mut self, chunk: &'a [u8]) {
+        if chunk.len() <= SMALL {
+            *self.small.entry(pack(chunk)).or_insert(0) += 1;
+        } else {
+            *self.large.entry(chunk).or_insert(0) += 1;
+        }
+    }
+
+    fn merge(mut self, mut other: Self) -> Self {
+        if self.small.len() < other.small.len() {
+            std::mem::swap(&mut self.small, &mut other.small);
+        }
+        for (k, v) in other.small {
+            *self.small.entry(k).or_insert(0) += v;
+        }
+        if self.large.len() < other.large.len() {
+            std::mem::swap(&mut self.large, &mut other.large);
+        }
+        for (k, v) in other.large {
+            *self.large.entry(k).or_insert(0) += v;
+        }
+        self
+    }
+
+    /// Number of distinct chunks in the batch.
+    pub fn len(&self) -> usize {
+        self.small.len() + self.large.len()
+    }
+
+    /// Whether the batch had no chunks.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
 /// Distinct chunks and their counts, plus totals of what was fed.
 #[derive(Default, Debug, Clone)]
 pub struct ChunkCounts {
-    map: HashMap<Box<[u8]>, u64>,
+    small: SmallMap,
+    large: HashMap<Box<[u8]>, u64>,
     documents: u64,
     bytes: u64,
-}
-
-type Local<'a> = HashMap<&'a [u8], u64>;
-
-fn merge_into<'a>(mut a: Local<'a>, mut b: Local<'a>) -> Local<'a> {
-    if a.len() < b.len() {
-        std::mem::swap(&mut a, &mut b);
-    }
-    for (k, v) in b {
-        *a.entry(k).or_insert(0) += v;
-    }
-    a
 }
 
 /// Checks that every document is UTF-8, naming the first that is not.
@@ -53,7 +126,7 @@ pub fn count_batch<'a>(
     pretokenizer: &Pretokenizer,
     documents: &[&'a str],
     cancel: &AtomicBool,
-) -> Result<HashMap<&'a [u8], u64>> {
+) -> Result<BatchCounts<'a>> {
     let pieces: Vec<(usize, &str)> = documents
         .iter()
         .enumerate()
@@ -68,18 +141,16 @@ pub fn count_batch<'a>(
     pieces
         .par_iter()
         .with_min_len(pieces.len() / groups + 1)
-        .try_fold(Local::new, |mut local, &(document, piece)| {
+        .try_fold(BatchCounts::default, |mut local, &(document, piece)| {
             if cancel.load(Ordering::Relaxed) {
                 return Err(Error::Cancelled);
             }
             pretokenizer
-                .split(piece, |chunk| {
-                    *local.entry(chunk.as_bytes()).or_insert(0) += 1
-                })
+                .split(piece, |chunk| local.add(chunk.as_bytes()))
                 .map_err(|message| Error::RegexRuntime { document, message })?;
             Ok(local)
         })
-        .try_reduce(Local::new, |a, b| Ok(merge_into(a, b)))
+        .try_reduce(BatchCounts::default, |a, b| Ok(a.merge(b)))
 }
 
 impl ChunkCounts {
@@ -97,38 +168,49 @@ impl ChunkCounts {
         cancel: &AtomicBool,
     ) -> Result<()> {
         let texts = validate_utf8(documents)?;
-        let local = count_batch(pretokenizer, &texts, cancel)?;
-        self.map.reserve(
-            local
-                .len()
-                .saturating_sub(self.map.capacity() - self.map.len()),
-        );
-        for (chunk, n) in local {
-            match self.map.get_mut(chunk) {
-                Some(c) => *c += n,
-                None => {
-                    self.map.insert(chunk.into(), n);
-                }
-            }
-        }
+        let batch = count_batch(pretokenizer, &texts, cancel)?;
+        self.add_counts(batch);
         self.documents += documents.len() as u64;
         self.bytes += documents.iter().map(|d| d.len() as u64).sum::<u64>();
         Ok(())
     }
 
+    /// Folds a batch's counts into the table, copying each new long chunk once.
+    pub fn add_counts(&mut self, batch: BatchCounts) {
+        if self.small.is_empty() {
+            self.small = batch.small;
+        } else {
+            for (k, v) in batch.small {
+                *self.small.entry(k).or_insert(0) += v;
+            }
+        }
+        for (chunk, n) in batch.large {
+            match self.large.get_mut(chunk) {
+                Some(c) => *c += n,
+                None => {
+                    self.large.insert(chunk.into(), n);
+                }
+            }
+        }
+    }
+
     /// Adds `n` occurrences of one chunk (tests and tools that count by other means).
     pub fn add(&mut self, chunk: &[u8], n: u64) {
-        *self.map.entry(chunk.into()).or_insert(0) += n;
+        if chunk.len() <= SMALL {
+            *self.small.entry(pack(chunk)).or_insert(0) += n;
+        } else {
+            *self.large.entry(chunk.into()).or_insert(0) += n;
+        }
     }
 
     /// Number of distinct chunks.
     pub fn len(&self) -> usize {
-        self.map.len()
+        self.small.len() + self.large.len()
     }
 
     /// Whether nothing has been counted.
     pub fn is_empty(&self) -> bool {
-        self.map.is_empty()
+        self.len() == 0
     }
 
     /// Documents fed so far.
@@ -143,11 +225,18 @@ impl ChunkCounts {
 
     /// The count of one chunk (0 if never seen).
     pub fn get(&self, chunk: &[u8]) -> u64 {
-        self.map.get(chunk).copied().unwrap_or(0)
+        let found = if chunk.len() <= SMALL {
+            self.small.get(&pack(chunk))
+        } else {
+            self.large.get(chunk)
+        };
+        found.copied().unwrap_or(0)
     }
 
     /// Every distinct chunk with its count, in no particular order.
-    pub fn iter(&self) -> impl Iterator<Item = (&[u8], u64)> {
-        self.map.iter().map(|(k, &v)| (&**k, v))
+    pub fn iter(&self) -> impl Iterator<Item = (Chunk<'_>, u64)> {
+        let small = self.small.iter().map(|(&k, &v)| (Chunk::unpack(k), v));
+        let large = self.large.iter().map(|(k, &v)| (Chunk::Large(k), v));
+        small.chain(large)
     }
 }

@@ -17,6 +17,7 @@ use crate::error::{Error, Result};
 use rustc_hash::FxBuildHasher;
 use std::cmp::Reverse;
 use std::collections::{BTreeMap, BinaryHeap};
+use std::ops::Deref;
 
 /// A pair of adjacent token ids.
 pub type Pair = (u32, u32);
@@ -42,37 +43,62 @@ struct PairStat {
     words: Vec<u32>,
 }
 
-/// The words (distinct chunks of two or more bytes) in one arena.
+/// Where a word lives in the arena, with its count: one 16-byte record, so visiting a word
+/// touches one cache line of metadata.
+#[derive(Clone, Copy)]
+struct Word {
+    start: u32,
+    len: u32,
+    count: u64,
+}
+
+/// The words (distinct chunks of two or more bytes) in one arena of symbols.
 struct Words {
     symbols: Vec<u32>,
-    start: Vec<usize>,
-    len: Vec<u32>,
-    count: Vec<u64>,
+    words: Vec<Word>,
 }
 
 impl Words {
-    fn new<'a>(chunks: impl Iterator<Item = (&'a [u8], u64)>) -> Self {
+    fn new<C: Deref<Target = [u8]>>(chunks: impl Iterator<Item = (C, u64)>) -> Self {
         let mut w = Words {
             symbols: Vec::new(),
-            start: Vec::new(),
-            len: Vec::new(),
-            count: Vec::new(),
+            words: Vec::new(),
         };
         for (chunk, n) in chunks {
             // A single byte has no pair and can never take part in a merge.
             if chunk.len() < 2 || n == 0 {
                 continue;
             }
-            w.start.push(w.symbols.len());
-            w.len.push(chunk.len() as u32);
-            w.count.push(n);
+            w.words.push(Word {
+                start: w.symbols.len() as u32,
+                len: chunk.len() as u32,
+                count: n,
+            });
             w.symbols.extend(chunk.iter().map(|&b| b as u32));
         }
         w
     }
 
     fn get(&self, w: usize) -> &[u32] {
-        &self.symbols[self.start[w]..self.start[w] + self.len[w] as usize]
+        let Word { start, len, .. } = self.words[w];
+        &self.symbols[start as usize..(start + len) as usize]
+    }
+
+    /// Asks the CPU to start loading word `w` (metadata and first symbols): the words on a
+    /// pair's list are scattered over the arena, and waiting for each in turn dominates.
+    #[inline(always)]
+    fn prefetch(&self, w: usize) {
+        #[cfg(target_arch = "x86_64")]
+        // SAFETY: prefetching is only a hint; the addresses are in bounds and never read.
+        unsafe {
+            use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
+            if let Some(word) = self.words.get(w) {
+                _mm_prefetch::<_MM_HINT_T0>(word as *const Word as *const i8);
+                if let Some(sym) = self.symbols.get(word.start as usize) {
+                    _mm_prefetch::<_MM_HINT_T0>(sym as *const u32 as *const i8);
+                }
+            }
+        }
     }
 }
 
@@ -89,15 +115,15 @@ pub struct MergeProgress {
 ///
 /// `progress` is called after every merge; returning `false` cancels with
 /// [`Error::Cancelled`]. Returns fewer merges when no pair is left.
-pub fn learn_merges<'a>(
-    chunks: impl Iterator<Item = (&'a [u8], u64)>,
+pub fn learn_merges<C: Deref<Target = [u8]>>(
+    chunks: impl Iterator<Item = (C, u64)>,
     n_merges: u32,
     progress: &mut dyn FnMut(MergeProgress) -> bool,
 ) -> Result<Vec<Pair>> {
     let mut words = Words::new(chunks);
     let mut stats: Map<u64, PairStat> = Map::default();
-    for w in 0..words.len.len() {
-        let n = words.count[w];
+    for w in 0..words.words.len() {
+        let n = words.words[w].count;
         for ab in words.get(w).windows(2) {
             let stat = stats.entry(pack(ab[0], ab[1])).or_default();
             stat.count += n;
@@ -132,7 +158,10 @@ pub fn learn_merges<'a>(
         merges.push((a, b));
         let occurrences = std::mem::take(&mut stats.get_mut(&key).unwrap().words);
         fresh.clear();
-        for &w in &occurrences {
+        for (i, &w) in occurrences.iter().enumerate() {
+            if let Some(&ahead) = occurrences.get(i + 4) {
+                words.prefetch(ahead as usize);
+            }
             merge_word(&mut words, &mut stats, &mut fresh, w as usize, a, b, new);
         }
         debug_assert_eq!(stats.get(&key).map_or(0, |s| s.count), 0);
@@ -157,7 +186,7 @@ pub fn learn_merges<'a>(
 /// Replaces the non-overlapping occurrences of `(a, b)` in word `w` by `new`, left to right,
 /// in place, and moves the pair counts: each replacement removes `(a, b)` and the pairs it
 /// formed with its neighbours, and adds the pairs `new` forms with them.
-#[inline]
+#[inline(always)]
 fn merge_word(
     words: &mut Words,
     stats: &mut Map<u64, PairStat>,
@@ -167,84 +196,66 @@ fn merge_word(
     b: u32,
     new: u32,
 ) {
-    let n = words.count[w];
-    let start = words.start[w];
-    let len = words.len[w] as usize;
-    let sym = &mut words.symbols[start..start + len];
+    let Word { start, len, count: n } = words.words[w];
+    let len = len as usize;
+    let sym = &mut words.symbols[start as usize..start as usize + len];
+    // The pair `new` forms with the symbol after a replacement is added only once the next
+    // symbol is known: if that symbol starts another replacement, the pair is `(new, a)`,
+    // which the next replacement would remove again, so it is never added.
+    let mut pending: Option<u64> = None;
     let (mut r, mut o) = (0, 0);
-    let mut adds = smallvec::SmallVec::new();
-    let mut removes = smallvec::SmallVec::new();
     while r < len {
         if r + 1 < len && sym[r] == a && sym[r + 1] == b {
             if o > 0 {
-                let x = sym[o - 1];
-                removes.push(pack(x, a));
-                adds.push(pack(x, new));
+                if pending.take().is_some() {
+                    add_pair(stats, fresh, pack(new, new), n, w);
+                } else {
+                    let x = sym[o - 1];
+                    remove_pair(stats, pack(x, a), n);
+                    add_pair(stats, fresh, pack(x, new), n, w);
+                }
             }
-            removes.push(pack(a, b));
+            remove_pair(stats, pack(a, b), n);
             if r + 2 < len {
-                let y = sym[r + 2];
-                removes.push(pack(b, y));
-                adds.push(pack(new, y));
+                remove_pair(stats, pack(b, sym[r + 2]), n);
+                pending = Some(pack(new, sym[r + 2]));
             }
             sym[o] = new;
             o += 1;
             r += 2;
         } else {
+            if let Some(p) = pending.take() {
+                add_pair(stats, fresh, p, n, w);
+            }
             sym[o] = sym[r];
             o += 1;
             r += 1;
         }
     }
-    words.len[w] = o as u32;
-    // Additions first: a later replacement in the same word can remove a pair that an
-    // earlier one created (`new` next to the following `a`), and that pair must exist then.
-    for &p in adds.iter() {
-        let stat = stats.entry(p).or_insert_with(|| {
-            fresh.push(p);
-            PairStat::default()
-        });
-        stat.count += n;
-        if stat.words.last() != Some(&(w as u32)) {
-            stat.words.push(w as u32);
-        }
+    if let Some(p) = pending {
+        add_pair(stats, fresh, p, n, w);
     }
-    for p in removes.iter() {
-        if let Some(s) = stats.get_mut(p) {
-            s.count -= n;
-        }
+    words.words[w].len = o as u32;
+}
+
+/// One fewer occurrence of an existing pair, in a word counted `n` times.
+#[inline(always)]
+fn remove_pair(stats: &mut Map<u64, PairStat>, p: u64, n: u64) {
+    if let Some(s) = stats.get_mut(&p) {
+        s.count -= n;
     }
 }
 
-mod smallvec {
-    /// A tiny inline vector for the pairs one word adds: most words add two.
-    pub struct SmallVec {
-        inline: [u64; 8],
-        len: usize,
-        spill: Vec<u64>,
-    }
-    impl SmallVec {
-        pub fn new() -> Self {
-            SmallVec {
-                inline: [0; 8],
-                len: 0,
-                spill: Vec::new(),
-            }
-        }
-        #[inline]
-        pub fn push(&mut self, v: u64) {
-            if self.len < 8 {
-                self.inline[self.len] = v;
-            } else {
-                self.spill.push(v);
-            }
-            self.len += 1;
-        }
-        pub fn iter(&self) -> impl Iterator<Item = &u64> {
-            self.inline[..self.len.min(8)]
-                .iter()
-                .chain(self.spill.iter())
-        }
+/// One more occurrence of a pair containing the new id, in word `w` counted `n` times.
+#[inline(always)]
+fn add_pair(stats: &mut Map<u64, PairStat>, fresh: &mut Vec<u64>, p: u64, n: u64, w: usize) {
+    let stat = stats.entry(p).or_insert_with(|| {
+        fresh.push(p);
+        PairStat::default()
+    });
+    stat.count += n;
+    if stat.words.last() != Some(&(w as u32)) {
+        stat.words.push(w as u32);
     }
 }
 
