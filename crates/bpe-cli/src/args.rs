@@ -118,31 +118,47 @@ impl Input {
 /// Options of `bpe train`.
 #[derive(Debug)]
 pub struct TrainArgs {
+    /// Ids wanted: 256 bytes + merges + special tokens.
     pub vocab_size: u32,
+    /// The split pattern (a preset already resolved).
     pub pattern: String,
+    /// Special tokens, in the order of their ids.
     pub special_tokens: Vec<String>,
+    /// Counting threads; 0 for one per core.
     pub threads: usize,
+    /// The JSONL field holding a document.
     pub text_field: String,
+    /// About how many bytes of documents to count at once.
     pub batch_bytes: usize,
+    /// Where to write the tiktoken file.
     pub output: PathBuf,
+    /// The inputs, in order.
     pub inputs: Vec<Input>,
+    /// Print no summary.
     pub quiet: bool,
 }
 
 /// Options of `bpe encode`.
 #[derive(Debug)]
 pub struct EncodeArgs {
+    /// The tiktoken file.
     pub vocab: PathBuf,
+    /// The split pattern.
     pub pattern: String,
+    /// Special tokens, taking the ids after the ranks in this order.
     pub special_tokens: Vec<String>,
+    /// The text; standard input when `None`.
     pub text: Option<String>,
 }
 
 /// Options of `bpe decode`.
 #[derive(Debug)]
 pub struct DecodeArgs {
+    /// The tiktoken file.
     pub vocab: PathBuf,
+    /// Special tokens, taking the ids after the ranks in this order.
     pub special_tokens: Vec<String>,
+    /// The ids; read from standard input when `None`.
     pub ids: Option<Vec<u32>>,
 }
 

@@ -76,10 +76,15 @@ impl From<CliError> for Stop {
 
 /// What the reader is given.
 pub struct Reader<'a> {
+    /// The inputs, read in order.
     pub inputs: &'a [Input],
+    /// The JSONL field holding a document.
     pub text_field: &'a str,
+    /// A batch is sent once it holds at least this many bytes of text.
     pub batch_bytes: usize,
+    /// Where full batches go; an error is the last message.
     pub batches: SyncSender<Result<Batch, CliError>>,
+    /// Batches the trainer is done with, to reuse their buffers.
     pub spent: Receiver<Batch>,
     /// Bytes read so far, for the progress line.
     pub bytes_read: &'a AtomicU64,
