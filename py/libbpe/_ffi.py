@@ -1,0 +1,410 @@
+"""The one module that talks to cffi: thin wrappers over the ``bpe_`` functions of ``bpe.h``.
+
+``libbpe._native`` is generated at build time (maturin's cffi bindings run cbindgen over
+``crates/bpe-capi``, the same generator that writes ``include/bpe.h``) and holds ``ffi`` and
+``lib``. Everything here takes and returns plain Python values: ``bytes`` in, ``list[int]`` or
+``bytes`` out, exceptions from :mod:`libbpe.errors` on failure. Each native handle is owned by
+one :class:`NativeObject`, which frees it exactly once: explicitly with ``close()``, or by the
+garbage collector through ``ffi.gc`` if nobody closed it.
+
+cffi releases the GIL for the duration of every call into ``lib``, so a long ``feed`` or
+``train`` on one thread leaves the interpreter free on the others.
+"""
+
+from __future__ import annotations
+
+import threading
+from array import array
+from itertools import accumulate
+from typing import Callable, Iterable, Sequence
+
+from .errors import (
+    InvalidArgumentError,
+    PatternError,
+    SpecialTokenError,
+    StateError,
+    UnknownIdError,
+    error_for,
+)
+
+try:
+    from ._native import ffi, lib
+except ImportError as e:  # pragma: no cover - only without a built package
+    raise ImportError(
+        "libbpe's native library is missing: build and install the package from the repository "
+        "root with `pip install .` (it needs cargo)"
+    ) from e
+
+__all__ = ["ffi", "lib", "version", "Trainer", "Vocab", "Encoder"]
+
+# A bpe_bytes is {pointer, size_t}; both have the size of size_t on every platform Rust and
+# CPython support together, so an array of bpe_bytes is an array of size_t pairs and can be
+# packed at C speed with the array module instead of one cffi assignment per document.
+_SIZE_T = {8: "Q", 4: "I"}[ffi.sizeof("size_t")]
+assert ffi.sizeof("bpe_bytes") == 2 * ffi.sizeof("size_t") == 2 * ffi.sizeof("void *")
+assert array("I").itemsize == ffi.sizeof("uint32_t")
+
+
+def _last_error() -> str:
+    """The message of the last failed call on this thread (the ABI keeps it thread-local)."""
+    return ffi.string(lib.bpe_last_error_message()).decode("utf-8", "replace")
+
+
+def _check(status: int) -> None:
+    if status:
+        raise error_for(status, _last_error())
+
+
+def version() -> str:
+    """The version of the native library."""
+    return ffi.string(lib.bpe_version()).decode()
+
+
+def _c_string(value: str, what: str) -> bytes:
+    """``value`` as a NUL-terminated UTF-8 argument."""
+    if not isinstance(value, str):
+        raise TypeError(f"{what} must be a str, not {type(value).__name__}")
+    error = PatternError if what == "pattern" else InvalidArgumentError
+    if "\0" in value:
+        raise error(f"{what} contains a NUL character")
+    try:
+        return value.encode("utf-8")
+    except UnicodeEncodeError as e:
+        raise error(f"{what} is not valid Unicode ({e.reason} at character {e.start})") from None
+
+
+class _BytesArray:
+    """A ``bpe_bytes[]`` over a list of ``bytes``; keeps the memory it points into alive."""
+
+    __slots__ = ("cdata", "count", "_keep")
+
+    def __init__(self, items: Sequence[bytes]):
+        joined = b"".join(items)
+        base = int(ffi.cast("uintptr_t", ffi.from_buffer(joined)))
+        lengths = array(_SIZE_T, map(len, items))
+        starts = array(_SIZE_T, accumulate(lengths, initial=base))
+        pairs = (
+            array(_SIZE_T, bytes(2 * len(lengths) * lengths.itemsize)) if lengths else array(_SIZE_T, [0, 0])
+        )
+        pairs[0 : 2 * len(lengths) : 2] = starts[:-1]
+        pairs[1 : 2 * len(lengths) : 2] = lengths
+        self.count = len(lengths)
+        self.cdata = ffi.from_buffer("bpe_bytes[]", pairs)
+        self._keep = (joined, pairs)
+
+
+class _Specials:
+    """Special tokens as the ABI takes them: parallel arrays of UTF-8 names and ids."""
+
+    __slots__ = ("names", "ids", "count")
+
+    def __init__(self, special_tokens: dict[str, int]):
+        encoded = []
+        for name in special_tokens:
+            if not isinstance(name, str):
+                raise SpecialTokenError(f"special token {name!r} is a {type(name).__name__}, not a str")
+            encoded.append(name.encode("utf-8"))
+        self.names = _BytesArray(encoded)
+        # A one-element array even when there are none, so no argument is ever NULL.
+        ids = array("I", special_tokens.values()) if special_tokens else array("I", [0])
+        self.ids = ffi.from_buffer("uint32_t[]", ids)
+        self.count = len(encoded)
+
+
+class NativeObject:
+    """Owns one native pointer and frees it exactly once.
+
+    ``close()`` frees it now; otherwise ``ffi.gc`` frees it when this object is collected.
+    Using the object after ``close()`` raises :class:`~libbpe.errors.StateError`.
+    """
+
+    _free: Callable = None  # type: ignore[assignment]
+    _kind = "object"
+
+    def __init__(self, ptr):
+        self._ptr = ffi.gc(ptr, type(self)._free)
+
+    @property
+    def ptr(self):
+        ptr = self._ptr
+        if ptr is None:
+            raise StateError(f"this {self._kind} has been closed")
+        return ptr
+
+    @property
+    def closed(self) -> bool:
+        return self._ptr is None
+
+    def close(self) -> None:
+        """Frees the native object now. Calling it again does nothing."""
+        ptr, self._ptr = self._ptr, None
+        if ptr is not None:
+            ffi.release(ptr)
+
+
+class Vocab(NativeObject):
+    """A ``bpe_vocab``: ranks, split pattern and special tokens."""
+
+    _free = lib.bpe_vocab_free
+    _kind = "vocabulary"
+
+    @classmethod
+    def from_tokens(cls, tokens: Sequence[bytes], pattern: str, special_tokens: dict[str, int]) -> Vocab:
+        """The vocabulary whose rank ``i`` is ``tokens[i]``."""
+        array_ = _BytesArray(tokens)
+        specials = _Specials(special_tokens)
+        out = ffi.new("bpe_vocab **")
+        _check(
+            lib.bpe_vocab_from_tokens(
+                array_.cdata,
+                array_.count,
+                _c_string(pattern, "pattern"),
+                specials.names.cdata,
+                specials.ids,
+                specials.count,
+                out,
+            )
+        )
+        return cls(out[0])
+
+    @classmethod
+    def load(cls, path: str, pattern: str, special_tokens: dict[str, int]) -> Vocab:
+        """Loads a tiktoken ranks file, plain or gzipped."""
+        specials = _Specials(special_tokens)
+        out = ffi.new("bpe_vocab **")
+        _check(
+            lib.bpe_vocab_load(
+                _c_string(path, "path"),
+                _c_string(pattern, "pattern"),
+                specials.names.cdata,
+                specials.ids,
+                specials.count,
+                out,
+            )
+        )
+        return cls(out[0])
+
+    def __len__(self) -> int:
+        """The number of ranks (special tokens not included)."""
+        n = ffi.new("size_t *")
+        _check(lib.bpe_vocab_len(self.ptr, n))
+        return n[0]
+
+    def tokens(self) -> list[bytes]:
+        """The bytes of every rank, indexed by rank."""
+        ptr = self.ptr
+        out = ffi.new("bpe_bytes *")
+        token = lib.bpe_vocab_token
+        buffer = ffi.buffer
+        tokens = []
+        append = tokens.append
+        for i in range(len(self)):
+            _check(token(ptr, i, out))
+            append(buffer(out.ptr, out.len)[:])
+        return tokens
+
+    def pattern(self) -> str:
+        out = ffi.new("char **")
+        _check(lib.bpe_vocab_pattern(self.ptr, out))
+        return ffi.string(out[0]).decode("utf-8")
+
+    def special_tokens(self) -> dict[str, int]:
+        ptr = self.ptr
+        n = ffi.new("size_t *")
+        _check(lib.bpe_vocab_special_count(ptr, n))
+        name = ffi.new("bpe_bytes *")
+        id_ = ffi.new("uint32_t *")
+        specials = {}
+        for i in range(n[0]):
+            _check(lib.bpe_vocab_special_token(ptr, i, name, id_))
+            specials[ffi.buffer(name.ptr, name.len)[:].decode("utf-8")] = id_[0]
+        return specials
+
+    def n_vocab(self) -> int:
+        out = ffi.new("uint32_t *")
+        _check(lib.bpe_vocab_n_vocab(self.ptr, out))
+        return out[0]
+
+
+class Trainer(NativeObject):
+    """A ``bpe_trainer``. ``feed`` and ``train`` may run on a worker thread while another
+    thread calls ``cancel``; ``close`` during such a call is deferred until the call returns,
+    so the handle is never freed under a running call."""
+
+    _free = lib.bpe_trainer_free
+    _kind = "trainer"
+
+    def __init__(self, pattern: str, threads: int):
+        out = ffi.new("bpe_trainer **")
+        _check(lib.bpe_trainer_new(_c_string(pattern, "pattern"), threads, out))
+        super().__init__(out[0])
+        self._lock = threading.Lock()
+        self._running = 0
+        self._close_requested = False
+
+    def _enter(self):
+        with self._lock:
+            ptr = self.ptr
+            self._running += 1
+            return ptr
+
+    def _exit(self) -> None:
+        with self._lock:
+            self._running -= 1
+            close = self._running == 0 and self._close_requested
+        if close:
+            super().close()
+
+    def close(self) -> None:
+        with self._lock:
+            if self._running:
+                self._close_requested = True
+                return
+        super().close()
+
+    def feed(self, documents: Sequence[bytes]) -> None:
+        """Splits and counts a batch of UTF-8 documents (all or nothing)."""
+        docs = _BytesArray(documents)
+        ptr = self._enter()
+        try:
+            _check(lib.bpe_trainer_feed(ptr, docs.cdata, docs.count))
+        finally:
+            self._exit()
+
+    def cancel(self) -> None:
+        """Makes a running ``feed`` or ``train`` on another thread stop with CancelledError."""
+        with self._lock:
+            if self._ptr is not None:
+                _check(lib.bpe_trainer_cancel(self._ptr))
+
+    def stats(self) -> tuple[int, int, int]:
+        """(documents, bytes, unique chunks) fed so far."""
+        documents, nbytes, chunks = ffi.new("uint64_t *"), ffi.new("uint64_t *"), ffi.new("uint64_t *")
+        ptr = self._enter()
+        try:
+            _check(lib.bpe_trainer_stats(ptr, documents, nbytes, chunks))
+        finally:
+            self._exit()
+        return documents[0], nbytes[0], chunks[0]
+
+    def train(
+        self,
+        vocab_size: int,
+        special_tokens: Sequence[str],
+        progress: Callable[[int, int], object] | None = None,
+    ) -> Vocab:
+        """Learns merges up to ``vocab_size`` ids, the special tokens taking the last ones.
+
+        ``progress(done, total)`` is called from the training thread; if it raises, training
+        is cancelled and its exception is raised here.
+        """
+        names = _BytesArray([s.encode("utf-8") for s in special_tokens])
+        raised: list[BaseException] = []
+        if progress is None:
+            callback = ffi.NULL
+        else:
+
+            def on_error(exc_type, exc, tb):
+                raised.append(exc)
+                return False
+
+            def on_progress(user_data, done, total):
+                progress(done, total)
+                return True
+
+            callback = ffi.callback("bpe_progress_callback", on_progress, onerror=on_error)
+        out = ffi.new("bpe_vocab **")
+        ptr = self._enter()
+        try:
+            status = lib.bpe_trainer_train(ptr, vocab_size, names.cdata, names.count, callback, ffi.NULL, out)
+            if status and raised:
+                raise raised[0]
+            _check(status)
+        finally:
+            self._exit()
+        return Vocab(out[0])
+
+
+class Encoder(NativeObject):
+    """A ``bpe_encoder``: immutable, so one handle serves many threads at once."""
+
+    _free = lib.bpe_encoder_free
+    _kind = "encoder"
+
+    def __init__(self, vocab: Vocab):
+        out = ffi.new("bpe_encoder **")
+        _check(lib.bpe_encoder_new(vocab.ptr, out))
+        super().__init__(out[0])
+
+    def n_vocab(self) -> int:
+        out = ffi.new("uint32_t *")
+        _check(lib.bpe_encoder_n_vocab(self.ptr, out))
+        return out[0]
+
+    def encode_ordinary(self, text: bytes) -> list[int]:
+        """Ids of UTF-8 ``text``, special tokens in it treated as plain text."""
+        ptr = self._ptr
+        if ptr is None:
+            raise StateError("this encoder has been closed")
+        out = ffi.new("bpe_ids *")
+        status = lib.bpe_encoder_encode_ordinary(ptr, text, len(text), out)
+        if status:
+            raise error_for(status, _last_error())
+        try:
+            return ffi.unpack(out.ids, out.len)
+        finally:
+            lib.bpe_ids_free(out)
+
+    def encode(self, text: bytes, allowed_special: Sequence[bytes]) -> list[int]:
+        """Ids of UTF-8 ``text``, the ``allowed_special`` tokens (UTF-8 names) becoming their ids."""
+        allowed = _BytesArray(allowed_special)
+        out = ffi.new("bpe_ids *")
+        _check(lib.bpe_encoder_encode(self.ptr, text, len(text), allowed.cdata, allowed.count, out))
+        try:
+            return ffi.unpack(out.ids, out.len)
+        finally:
+            lib.bpe_ids_free(out)
+
+    def encode_ordinary_batch(self, texts: Sequence[bytes], threads: int) -> list[list[int]]:
+        array_ = _BytesArray(texts)
+        out = ffi.new("bpe_ids_batch *")
+        _check(lib.bpe_encoder_encode_ordinary_batch(self.ptr, array_.cdata, array_.count, threads, out))
+        return _unpack_batch(out)
+
+    def encode_batch(
+        self, texts: Sequence[bytes], allowed_special: Sequence[bytes], threads: int
+    ) -> list[list[int]]:
+        array_ = _BytesArray(texts)
+        allowed = _BytesArray(allowed_special)
+        out = ffi.new("bpe_ids_batch *")
+        _check(
+            lib.bpe_encoder_encode_batch(
+                self.ptr, array_.cdata, array_.count, allowed.cdata, allowed.count, threads, out
+            )
+        )
+        return _unpack_batch(out)
+
+    def decode(self, ids: Iterable[int]) -> bytes:
+        """The bytes of ``ids``, concatenated."""
+        try:
+            packed = array("I", ids)
+        except OverflowError:
+            bad = next(i for i in ids if not 0 <= i < 2**32)
+            raise UnknownIdError(f"token id {bad} is not in the vocabulary") from None
+        except TypeError as e:
+            raise TypeError(f"ids must be integers: {e}") from None
+        out = ffi.new("bpe_buffer *")
+        _check(lib.bpe_encoder_decode(self.ptr, ffi.from_buffer("uint32_t[]", packed), len(packed), out))
+        try:
+            return ffi.buffer(out.ptr, out.len)[:]
+        finally:
+            lib.bpe_buffer_free(out)
+
+
+def _unpack_batch(out) -> list[list[int]]:
+    try:
+        flat = ffi.unpack(out.ids, out.len)
+        offsets = ffi.unpack(out.offsets, out.count + 1)
+    finally:
+        lib.bpe_ids_batch_free(out)
+    return [flat[offsets[i] : offsets[i + 1]] for i in range(len(offsets) - 1)]

@@ -1,0 +1,1 @@
+"""Drop-in replacements for other tokenizer packages' APIs, over libbpe."""

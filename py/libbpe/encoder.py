@@ -1,0 +1,282 @@
+"""The native encoder, with tiktoken's names and semantics.
+
+>>> import tiktoken, libbpe
+>>> enc = libbpe.Encoder({bytes([b]): b for b in range(256)} | {b"ab": 256}, libbpe.GPT4_PATTERN,
+...                      {"<|end|>": 257})
+>>> enc.encode_ordinary("abc")
+[256, 99]
+>>> enc.encode("abc<|end|>", allowed_special="all")
+[256, 99, 257]
+>>> enc.decode([256, 99])
+'abc'
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from typing import AbstractSet, Collection, Iterable, Literal, Sequence
+
+from . import _ffi
+from .errors import DisallowedSpecialError, SpecialTokenError, VocabularyError
+
+__all__ = ["Encoder"]
+
+
+def _utf8(text: str) -> bytes:
+    """``text`` as UTF-8, lone surrogates replaced by U+FFFD exactly as tiktoken does."""
+    try:
+        return text.encode("utf-8")
+    except UnicodeEncodeError:
+        return text.encode("utf-16", "surrogatepass").decode("utf-16", "replace").encode("utf-8")
+    except AttributeError:
+        raise TypeError(f"text must be a str, not {type(text).__name__}") from None
+
+
+@functools.lru_cache(maxsize=128)
+def _special_token_regex(tokens: frozenset[str]) -> re.Pattern[str]:
+    return re.compile("|".join(re.escape(t) for t in sorted(tokens, key=len, reverse=True)))
+
+
+def _dense_tokens(mergeable_ranks: dict[bytes, int]) -> list[bytes]:
+    """The tokens ordered by rank; the ranks must be exactly ``0..n-1``."""
+    n = len(mergeable_ranks)
+    tokens: list[bytes | None] = [None] * n
+    for token, rank in mergeable_ranks.items():
+        if not isinstance(rank, int) or not 0 <= rank < n:
+            raise VocabularyError(
+                f"rank {rank!r} of token {token!r} is not in 0..{n - 1}: ranks must be dense"
+            )
+        if tokens[rank] is not None:
+            raise VocabularyError(f"rank {rank} is given to both {tokens[rank]!r} and {token!r}")
+        if not isinstance(token, bytes):
+            try:
+                token = bytes(token)
+            except TypeError:
+                raise VocabularyError(f"token {token!r} (rank {rank}) is not bytes") from None
+        tokens[rank] = token
+    return tokens  # type: ignore[return-value]
+
+
+def _check_special_ids(special_tokens: dict[str, int]) -> dict[str, int]:
+    checked = {}
+    for name, id_ in dict(special_tokens).items():
+        if not isinstance(id_, int) or isinstance(id_, bool) or not 0 <= id_ < 2**32:
+            raise SpecialTokenError(f"special token {name!r} has id {id_!r}, not an int in 0..2**32-1")
+        checked[name] = id_
+    return checked
+
+
+class Encoder:
+    """Encodes text to ids and back with a fixed vocabulary, natively.
+
+    ``Encoder(mergeable_ranks, pattern, special_tokens)`` takes what ``tiktoken.Encoding``
+    takes (ranks ``0..n-1``) and gives the same ids on any text. One encoder may be used from
+    many threads at once. The native memory is freed by :meth:`close` (or ``with``), or when
+    the encoder is garbage-collected.
+    """
+
+    def __init__(
+        self,
+        mergeable_ranks: dict[bytes, int],
+        pattern: str,
+        special_tokens: dict[str, int] | None = None,
+        *,
+        name: str = "libbpe",
+    ):
+        specials = _check_special_ids(special_tokens or {})
+        vocab = _ffi.Vocab.from_tokens(_dense_tokens(mergeable_ranks), pattern, specials)
+        try:
+            self._init(_ffi.Encoder(vocab), mergeable_ranks, pattern, specials, name)
+        finally:
+            vocab.close()
+
+    @classmethod
+    def _from_vocab(cls, vocab: _ffi.Vocab, name: str = "libbpe") -> Encoder:
+        """The encoder of a native vocabulary (which the caller still owns)."""
+        self = cls.__new__(cls)
+        ranks = {token: rank for rank, token in enumerate(vocab.tokens())}
+        self._init(_ffi.Encoder(vocab), ranks, vocab.pattern(), vocab.special_tokens(), name)
+        return self
+
+    def _init(
+        self, native: _ffi.Encoder, ranks: dict[bytes, int], pattern: str, specials: dict[str, int], name
+    ):
+        self._native = native
+        self._mergeable_ranks = ranks
+        self._pat_str = pattern
+        self._special_tokens = specials
+        self._all_specials = frozenset(specials)
+        self._n_vocab = native.n_vocab()
+        self.name = name
+        # Bound once: encode_ordinary is called per document and every attribute lookup counts.
+        self._encode_ordinary_utf8 = native.encode_ordinary
+
+    # ----------------------------------------------------------------------------- properties
+
+    @property
+    def pattern(self) -> str:
+        """The split pattern."""
+        return self._pat_str
+
+    @property
+    def mergeable_ranks(self) -> dict[bytes, int]:
+        """Token bytes to rank (the dict itself: do not modify it)."""
+        return self._mergeable_ranks
+
+    @property
+    def special_tokens(self) -> dict[str, int]:
+        """Special token names to ids (a copy)."""
+        return dict(self._special_tokens)
+
+    @property
+    def special_tokens_set(self) -> set[str]:
+        return set(self._special_tokens)
+
+    @property
+    def n_vocab(self) -> int:
+        """One more than the highest id, special tokens included."""
+        return self._n_vocab
+
+    @property
+    def max_token_value(self) -> int:
+        return self._n_vocab - 1
+
+    # ------------------------------------------------------------------------------- encoding
+
+    def encode_ordinary(self, text: str) -> list[int]:
+        """Encodes ``text``, treating special tokens in it as ordinary text.
+
+        >>> enc.encode_ordinary("hello world")  # doctest: +SKIP
+        [15339, 1917]
+        """
+        try:
+            data = text.encode("utf-8")
+        except (UnicodeEncodeError, AttributeError):
+            data = _utf8(text)
+        return self._encode_ordinary_utf8(data)
+
+    def encode(
+        self,
+        text: str,
+        *,
+        allowed_special: Literal["all"] | AbstractSet[str] = frozenset(),
+        disallowed_special: Literal["all"] | Collection[str] = "all",
+    ) -> list[int]:
+        """Encodes ``text``; the ``allowed_special`` tokens become their ids.
+
+        As in tiktoken, a special token that is neither allowed nor explicitly permitted by
+        ``disallowed_special=()`` raises :class:`ValueError`; pass ``disallowed_special=()``
+        to encode such text as ordinary text.
+        """
+        allowed = self._allowed(allowed_special)
+        self._check_disallowed(text, allowed, disallowed_special)
+        if not allowed:
+            return self.encode_ordinary(text)
+        return self._native.encode(_utf8(text), allowed)
+
+    def encode_ordinary_batch(self, text: Sequence[str], *, num_threads: int = 8) -> list[list[int]]:
+        """Encodes many texts as ordinary text, in parallel on ``num_threads`` native threads."""
+        return self._native.encode_ordinary_batch([_utf8(t) for t in text], _threads(num_threads))
+
+    def encode_batch(
+        self,
+        text: Sequence[str],
+        *,
+        num_threads: int = 8,
+        allowed_special: Literal["all"] | AbstractSet[str] = frozenset(),
+        disallowed_special: Literal["all"] | Collection[str] = "all",
+    ) -> list[list[int]]:
+        """:meth:`encode` over many texts, in parallel."""
+        allowed = self._allowed(allowed_special)
+        for t in text:
+            self._check_disallowed(t, allowed, disallowed_special)
+        data = [_utf8(t) for t in text]
+        if not allowed:
+            return self._native.encode_ordinary_batch(data, _threads(num_threads))
+        return self._native.encode_batch(data, allowed, _threads(num_threads))
+
+    def encode_single_token(self, text_or_bytes: str | bytes) -> int:
+        """The id of exactly one token (ordinary or special); ``KeyError`` if it is not one."""
+        data = text_or_bytes.encode("utf-8") if isinstance(text_or_bytes, str) else bytes(text_or_bytes)
+        rank = self._mergeable_ranks.get(data)
+        if rank is not None:
+            return rank
+        if isinstance(text_or_bytes, str) and text_or_bytes in self._special_tokens:
+            return self._special_tokens[text_or_bytes]
+        raise KeyError(text_or_bytes)
+
+    def _allowed(self, allowed_special) -> list[bytes]:
+        """The allowed special tokens that exist in this vocabulary, as UTF-8 names."""
+        if allowed_special == "all":
+            return [name.encode("utf-8") for name in self._special_tokens]
+        return [name.encode("utf-8") for name in allowed_special if name in self._special_tokens]
+
+    def _check_disallowed(self, text: str, allowed: list[bytes], disallowed_special) -> None:
+        if disallowed_special == "all":
+            disallowed_special = self._all_specials
+            if allowed:
+                disallowed_special = disallowed_special.difference(a.decode("utf-8") for a in allowed)
+        if not disallowed_special:
+            return
+        if not isinstance(disallowed_special, frozenset):
+            disallowed_special = frozenset(disallowed_special)
+        match = _special_token_regex(disallowed_special).search(text)
+        if match is not None:
+            token = match.group()
+            raise DisallowedSpecialError(
+                f"Encountered text corresponding to disallowed special token {token!r}.\n"
+                f"If you want this text to be encoded as a special token, pass it to `allowed_special`, "
+                f"e.g. `allowed_special={{{token!r}, ...}}`.\n"
+                f"If you want this text to be encoded as normal text, disable the check for this token "
+                f"by passing `disallowed_special=(enc.special_tokens_set - {{{token!r}}})`.\n"
+                f"To disable this check for all special tokens, pass `disallowed_special=()`.\n"
+            )
+
+    # ------------------------------------------------------------------------------- decoding
+
+    def decode_bytes(self, tokens: Iterable[int]) -> bytes:
+        """The bytes of ``tokens`` concatenated (special tokens give their text)."""
+        return self._native.decode(tokens)
+
+    def decode(self, tokens: Iterable[int], errors: str = "replace") -> str:
+        """The text of ``tokens``; bytes that are not valid UTF-8 become U+FFFD by default."""
+        return self._native.decode(tokens).decode("utf-8", errors)
+
+    def decode_single_token_bytes(self, token: int) -> bytes:
+        return self._native.decode((token,))
+
+    def decode_tokens_bytes(self, tokens: Iterable[int]) -> list[bytes]:
+        return [self._native.decode((t,)) for t in tokens]
+
+    # ---------------------------------------------------------------------- lifetime, pickling
+
+    def close(self) -> None:
+        """Frees the native encoder now (it is freed on garbage collection otherwise)."""
+        self._native.close()
+
+    def __enter__(self) -> Encoder:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def __getstate__(self) -> dict:
+        return {
+            "mergeable_ranks": self._mergeable_ranks,
+            "pattern": self._pat_str,
+            "special_tokens": self._special_tokens,
+            "name": self.name,
+        }
+
+    def __setstate__(self, state: dict) -> None:
+        self.__init__(state["mergeable_ranks"], state["pattern"], state["special_tokens"], name=state["name"])
+
+    def __repr__(self) -> str:
+        return f"<libbpe.Encoder {self.name!r} n_vocab={self._n_vocab}>"
+
+
+def _threads(num_threads: int) -> int:
+    if not isinstance(num_threads, int) or isinstance(num_threads, bool) or num_threads < 0:
+        raise ValueError(f"num_threads must be a non-negative int (0: one per core), not {num_threads!r}")
+    return num_threads
