@@ -12,10 +12,17 @@ use std::time::Instant;
 fn main() {
     let mut args = std::env::args().skip(1);
     let path = args.next().unwrap_or_else(|| {
-        format!("{}/.cache/bpe-corpus/docs.jsonl", std::env::var("HOME").unwrap_or_default())
+        format!(
+            "{}/.cache/bpe-corpus/docs.jsonl",
+            std::env::var("HOME").unwrap_or_default()
+        )
     });
-    let limit: f64 = args.next().map_or(f64::INFINITY, |s| s.parse().expect("MB"));
-    let file = std::fs::File::open(&path).unwrap_or_else(|e| panic!("cannot open {path}: {e} (build it with ../shared/corpus/build-corpus)"));
+    let limit: f64 = args
+        .next()
+        .map_or(f64::INFINITY, |s| s.parse().expect("MB"));
+    let file = std::fs::File::open(&path).unwrap_or_else(|e| {
+        panic!("cannot open {path}: {e} (build it with ../shared/corpus/build-corpus)")
+    });
     let mut docs = Vec::new();
     let mut bytes = 0usize;
     for line in std::io::BufReader::new(file).lines() {
@@ -30,7 +37,10 @@ fn main() {
     let docs: Vec<&str> = docs.iter().map(|s| s.as_str()).collect();
     let mb = bytes as f64 / 1e6;
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-    println!("{} documents, {mb:.1} MB; split + count, MB/s per core (1 thread) and on {cores} threads", docs.len());
+    println!(
+        "{} documents, {mb:.1} MB; split + count, MB/s per core (1 thread) and on {cores} threads",
+        docs.len()
+    );
     println!("| pattern | engine | MB/s, 1 thread | MB/s, {cores} threads | distinct chunks | x fancy-regex (1 thread) |");
     println!("|---|---|---|---|---|---|");
     let cancel = AtomicBool::new(false);
@@ -41,7 +51,10 @@ fn main() {
             ("scanner", Pretokenizer::new(pattern).unwrap()),
         ] {
             let run = |threads: usize| {
-                let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
+                let pool = rayon::ThreadPoolBuilder::new()
+                    .num_threads(threads)
+                    .build()
+                    .unwrap();
                 let best = (0..3)
                     .map(|_| {
                         let t = Instant::now();
@@ -57,7 +70,10 @@ fn main() {
             if engine == "fancy-regex" {
                 regex_rate = one;
             }
-            println!("| {name} | {engine} | {one:.1} | {all:.1} | {chunks} | {:.1} |", one / regex_rate);
+            println!(
+                "| {name} | {engine} | {one:.1} | {all:.1} | {chunks} | {:.1} |",
+                one / regex_rate
+            );
         }
     }
 }

@@ -6,10 +6,24 @@ use bpe_core::{preset, Trainer};
 use std::io::BufRead;
 use std::time::Instant;
 
+/// CPU seconds this process has used (user + system), from /proc: under load from other
+/// processes it moves less than the wall clock.
+fn cpu() -> f64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    let fields: Vec<&str> = stat.rsplit(") ").next().unwrap_or("").split(' ').collect();
+    let ticks: f64 = fields.get(11..13).map_or(0.0, |f| {
+        f.iter().map(|x| x.parse::<f64>().unwrap_or(0.0)).sum()
+    });
+    ticks / 100.0
+}
+
 fn main() {
     let mut args = std::env::args().skip(1);
     let path = args.next().unwrap_or_else(|| {
-        format!("{}/.cache/bpe-corpus/docs.jsonl", std::env::var("HOME").unwrap_or_default())
+        format!(
+            "{}/.cache/bpe-corpus/docs.jsonl",
+            std::env::var("HOME").unwrap_or_default()
+        )
     });
     let vocab: u32 = args.next().map_or(32768, |s| s.parse().expect("VOCAB"));
     let pattern = preset(&args.next().unwrap_or_else(|| "nanochat".into())).expect("pattern");
@@ -18,20 +32,28 @@ fn main() {
     let file = std::fs::File::open(&path).unwrap();
     let docs: Vec<String> = std::io::BufReader::new(file)
         .lines()
-        .map(|l| serde_json::from_str::<serde_json::Value>(&l.unwrap()).unwrap()["text"].as_str().unwrap().to_string())
+        .map(|l| {
+            serde_json::from_str::<serde_json::Value>(&l.unwrap()).unwrap()["text"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        })
         .collect();
     let read = t.elapsed();
-    let t = Instant::now();
+    let (t, c0) = (Instant::now(), cpu());
     let mut trainer = Trainer::new(pattern, 0).unwrap();
     let batch: Vec<&[u8]> = docs.iter().map(|d| d.as_bytes()).collect();
     trainer.feed(&batch).unwrap();
     let count = t.elapsed();
-    let t = Instant::now();
+    let (t, c1) = (Instant::now(), cpu());
     let v = trainer.train(vocab, &[], &mut |_| true).unwrap();
     let merge = t.elapsed();
+    let c2 = cpu();
     println!(
-        "read {read:.2?}, split + count {count:.2?} ({} distinct chunks), merge loop {merge:.2?} ({} tokens)",
+        "read {read:.2?}, split + count {count:.2?} (cpu {:.2}s, {} distinct chunks), merge loop {merge:.2?} (cpu {:.2}s, {} tokens)",
+        c1 - c0,
         trainer.counts().len(),
+        c2 - c1,
         v.len()
     );
     if let Some(out) = output {

@@ -34,9 +34,12 @@ const LONG_CHUNK: usize = 128;
 pub struct Encoder {
     pretokenizer: Pretokenizer,
     ranks: RankMap,
-    /// Bytes of every id (ranks and special tokens), empty where no id exists.
+    /// Bytes of every rank, indexed by rank. Special tokens are looked up in
+    /// `special_tokens`: their ids may be far above the ranks, and a table sized by the
+    /// highest id could need gigabytes.
     decoder: Vec<Box<[u8]>>,
     special_tokens: Vec<(String, u32)>,
+    n_vocab: u32,
 }
 
 impl Encoder {
@@ -44,25 +47,23 @@ impl Encoder {
     pub fn new(vocab: &Vocabulary) -> Result<Self> {
         let pretokenizer = Pretokenizer::new(vocab.pattern())?;
         let mut ranks = RankMap::with_capacity_and_hasher(vocab.len(), FxBuildHasher);
-        let mut decoder: Vec<Box<[u8]>> = vec![Box::default(); vocab.n_vocab() as usize];
+        let mut decoder: Vec<Box<[u8]>> = Vec::with_capacity(vocab.len());
         for (rank, t) in vocab.tokens().iter().enumerate() {
             ranks.insert(t.clone().into_boxed_slice(), rank as u32);
-            decoder[rank] = t.clone().into_boxed_slice();
-        }
-        for (name, id) in vocab.special_tokens() {
-            decoder[*id as usize] = name.as_bytes().into();
+            decoder.push(t.clone().into_boxed_slice());
         }
         Ok(Encoder {
             pretokenizer,
             ranks,
             decoder,
             special_tokens: vocab.special_tokens().to_vec(),
+            n_vocab: vocab.n_vocab(),
         })
     }
 
     /// One more than the highest id (tiktoken's `n_vocab`).
     pub fn n_vocab(&self) -> u32 {
-        self.decoder.len() as u32
+        self.n_vocab
     }
 
     /// The split pattern.
@@ -182,8 +183,15 @@ impl Encoder {
         let mut out = Vec::with_capacity(ids.len() * 4);
         for &id in ids {
             match self.decoder.get(id as usize) {
-                Some(t) if !t.is_empty() => out.extend_from_slice(t),
-                _ => return Err(Error::UnknownId(id)),
+                Some(t) => out.extend_from_slice(t),
+                None => {
+                    let (name, _) = self
+                        .special_tokens
+                        .iter()
+                        .find(|&&(_, i)| i == id)
+                        .ok_or(Error::UnknownId(id))?;
+                    out.extend_from_slice(name.as_bytes());
+                }
             }
         }
         Ok(out)

@@ -15,6 +15,7 @@
 
 use crate::error::{Error, Result};
 use rustc_hash::FxBuildHasher;
+use smallvec::SmallVec;
 use std::cmp::Reverse;
 use std::collections::{BTreeMap, BinaryHeap};
 use std::ops::Deref;
@@ -40,7 +41,8 @@ struct PairStat {
     /// Words the pair occurs in, or occurred in once: entries go stale when a merge removes
     /// the pair from a word, and merging a word that lacks the pair changes nothing.
     /// Each word appears at most once, because a pair gains words only when it is created.
-    words: Vec<u32>,
+    /// Most pairs created by merges occur in one or two words, so two live inline.
+    words: SmallVec<[u32; 2]>,
 }
 
 /// Where a word lives in the arena, with its count: one 16-byte record, so visiting a word
@@ -164,12 +166,10 @@ pub fn learn_merges<C: Deref<Target = [u8]>>(
             }
             merge_word(&mut words, &mut stats, &mut fresh, w as usize, a, b, new);
         }
-        debug_assert_eq!(stats.get(&key).map_or(0, |s| s.count), 0);
-        stats.remove(&key);
+        debug_assert!(!stats.contains_key(&key));
         for &p in &fresh {
-            let c = stats[&p].count;
-            if c > 0 {
-                heap.push((c, Reverse(p)));
+            if let Some(s) = stats.get(&p) {
+                heap.push((s.count, Reverse(p)));
             }
         }
         let done = merges.len() as u32;
@@ -196,7 +196,11 @@ fn merge_word(
     b: u32,
     new: u32,
 ) {
-    let Word { start, len, count: n } = words.words[w];
+    let Word {
+        start,
+        len,
+        count: n,
+    } = words.words[w];
     let len = len as usize;
     let sym = &mut words.symbols[start as usize..start as usize + len];
     // The pair `new` forms with the symbol after a replacement is added only once the next
@@ -241,8 +245,13 @@ fn merge_word(
 /// One fewer occurrence of an existing pair, in a word counted `n` times.
 #[inline(always)]
 fn remove_pair(stats: &mut Map<u64, PairStat>, p: u64, n: u64) {
-    if let Some(s) = stats.get_mut(&p) {
-        s.count -= n;
+    // A pair whose count reaches zero is gone for good (a pair is only ever created by the
+    // merge that makes its newer id), so it leaves the table, keeping lookups in cache.
+    if let hashbrown::hash_map::EntryRef::Occupied(mut e) = stats.entry_ref(&p) {
+        e.get_mut().count -= n;
+        if e.get().count == 0 {
+            e.remove();
+        }
     }
 }
 

@@ -182,6 +182,13 @@ fn check_special_tokens(special_tokens: &[(String, u32)], n_ranks: usize) -> Res
                 "{name:?} has id {id}, which is a rank of the vocabulary (0..{n_ranks})"
             )));
         }
+        if *id == u32::MAX {
+            // n_vocab, the highest id + 1, must fit in a u32.
+            return Err(Error::SpecialToken(format!(
+                "{name:?} has id {id}; the largest id allowed is {}",
+                u32::MAX - 1
+            )));
+        }
         if !ids.insert(*id) {
             return Err(Error::SpecialToken(format!("{name:?} reuses id {id}")));
         }
