@@ -94,21 +94,27 @@ class _BytesArray:
 
 
 class _Specials:
-    """Special tokens as the ABI takes them: parallel arrays of UTF-8 names and ids."""
+    """Special tokens as the ABI takes them: parallel arrays of UTF-8 names and ids, after
+    checking that each name is a ``str`` and each id fits in 32 bits."""
 
-    __slots__ = ("names", "ids", "count")
+    __slots__ = ("count", "ids", "names")
 
     def __init__(self, special_tokens: dict[str, int]):
-        encoded = []
-        for name in special_tokens:
+        names = []
+        for name, id_ in special_tokens.items():
             if not isinstance(name, str):
                 raise SpecialTokenError(f"special token {name!r} is a {type(name).__name__}, not a str")
-            encoded.append(name.encode("utf-8"))
-        self.names = _BytesArray(encoded)
+            if not isinstance(id_, int) or isinstance(id_, bool) or not 0 <= id_ < 2**32:
+                raise SpecialTokenError(f"special token {name!r} has id {id_!r}, not an int in 0..2**32-1")
+            try:
+                names.append(name.encode("utf-8"))
+            except UnicodeEncodeError as e:
+                raise SpecialTokenError(f"special token {name!r} is not valid Unicode ({e.reason})") from None
+        self.names = _BytesArray(names)
         # A one-element array even when there are none, so no argument is ever NULL.
         ids = array("I", special_tokens.values()) if special_tokens else array("I", [0])
         self.ids = ffi.from_buffer("uint32_t[]", ids)
-        self.count = len(encoded)
+        self.count = len(names)
 
 
 class NativeObject:

@@ -234,6 +234,15 @@ def test_special_token_ids_that_clash():
         libbpe.Encoder(BYTES, libbpe.GPT4_PATTERN, {300: 300})
 
 
+def test_special_token_ids_out_of_range_when_loading(tmp_path):
+    libbpe.Tokenizer(BYTES).save(tmp_path)
+    for bad in (-1, 2**32, True):
+        with pytest.raises(errors.SpecialTokenError, match="not an int in 0..2"):
+            libbpe.Tokenizer.from_tiktoken_file(
+                tmp_path / "tokenizer.tiktoken", libbpe.GPT4_PATTERN, {"<|x|>": bad}
+            )
+
+
 def test_decoding_an_unknown_id():
     enc = libbpe.Encoder(BYTES, libbpe.GPT4_PATTERN, {"<|x|>": 300})
     for ids in ([1, 256], [299], [301], [-1], [2**32], [2**40]):
