@@ -4,7 +4,13 @@
 //! '(?i:[sdmt]|ll|ve|re)|[^\r\n\p{L}\p{N}]?+\p{L}+|\p{N}{1,D}| ?[^\s\p{L}\p{N}]++[\r\n]*|\s*[\r\n]|\s+(?!\S)|\s+
 //! ```
 //!
-//! with `D = 3` (cl100k, GPT-4) or `D = 2` (nanochat). It returns exactly the chunks that
+//! with `D = 3` (cl100k, GPT-4) or `D = 2` (nanochat), and for GPT-2's pattern:
+//!
+//! ```text
+//! 's|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+
+//! ```
+//!
+//! It returns exactly the chunks that
 //! fancy-regex finds with that pattern: the alternatives are tried in the same order and each
 //! is resolved the way the backtracking engine resolves it (see the comments below). The
 //! differential tests in `tests/` and the `pretokenize` fuzz target hold it to that.
@@ -15,6 +21,7 @@ use super::unicode::{table, Table, LETTER, NUMBER, SPACE};
 #[derive(Clone, Copy, Debug)]
 pub struct Scanner {
     max_digits: usize,
+    gpt2: bool,
 }
 
 /// Decode the char starting at byte `i` of valid UTF-8.
@@ -45,9 +52,20 @@ pub(crate) fn decode(s: &[u8], i: usize) -> (char, usize) {
 }
 
 impl Scanner {
-    /// A scanner for the pattern with numbers split in runs of at most `max_digits`.
+    /// A scanner for the GPT-4 pattern with numbers split in runs of at most `max_digits`.
     pub fn new(max_digits: usize) -> Self {
-        Scanner { max_digits }
+        Scanner {
+            max_digits,
+            gpt2: false,
+        }
+    }
+
+    /// A scanner for GPT-2's pattern.
+    pub fn gpt2() -> Self {
+        Scanner {
+            max_digits: usize::MAX,
+            gpt2: true,
+        }
     }
 
     /// Calls `f` with every chunk of `text`, in order. The chunks tile `text` exactly.
@@ -57,7 +75,11 @@ impl Scanner {
         let s = text.as_bytes();
         let mut i = 0;
         while i < s.len() {
-            let end = self.chunk_end(t, s, i);
+            let end = if self.gpt2 {
+                Self::chunk_end_gpt2(t, s, i)
+            } else {
+                self.chunk_end(t, s, i)
+            };
             // SAFETY: chunk ends always fall on char boundaries (they are sums of char lengths).
             f(unsafe { text.get_unchecked(i..end) });
             i = end;
@@ -196,6 +218,76 @@ impl Scanner {
         }
         // \s+
         j
+    }
+
+    /// The end of GPT-2's chunk that starts at byte `i`.
+    #[inline(always)]
+    fn chunk_end_gpt2(t: &Table, s: &[u8], i: usize) -> usize {
+        let len = s.len();
+        let (f, c, n) = Self::flags(t, s, i);
+
+        // 's|'t|'re|'ve|'m|'ll|'d : case-sensitive, ASCII only.
+        if c == '\'' && i + 1 < len {
+            match s[i + 1] {
+                b's' | b't' | b'm' | b'd' => return i + 2,
+                b'r' | b'v' if s.get(i + 2) == Some(&b'e') => return i + 3,
+                b'l' if s.get(i + 2) == Some(&b'l') => return i + 3,
+                _ => {}
+            }
+        }
+
+        //  ?\p{L}+ |  ?\p{N}+ |  ?[^\s\p{L}\p{N}]+ : an optional space, then a run of one class.
+        // When a space is followed by none of them, retrying without it fails too (a space
+        // is in none of the three classes), so only whitespace is left.
+        let start = if c == ' ' && i + 1 < len { i + 1 } else { i };
+        let (f0, _, n0) = if start == i {
+            (f, c, n)
+        } else {
+            Self::flags(t, s, start)
+        };
+        let class = if f0 & LETTER != 0 {
+            Some(LETTER)
+        } else if f0 & NUMBER != 0 {
+            Some(NUMBER)
+        } else if f0 & SPACE == 0 {
+            Some(0)
+        } else {
+            None
+        };
+        if let Some(class) = class {
+            let mut j = start + n0;
+            while j < len {
+                let (f1, _, n1) = Self::flags(t, s, j);
+                let same = if class == 0 {
+                    f1 & (LETTER | NUMBER | SPACE) == 0
+                } else {
+                    f1 & class != 0
+                };
+                if !same {
+                    break;
+                }
+                j += n1;
+            }
+            return j;
+        }
+
+        // \s+(?!\S) | \s+ : as in the GPT-4 family, without the CR/LF alternative.
+        debug_assert!(f0 & SPACE != 0);
+        let mut j = i + n;
+        let mut last_start = i;
+        while j < len {
+            let (f1, _, n1) = Self::flags(t, s, j);
+            if f1 & SPACE == 0 {
+                break;
+            }
+            last_start = j;
+            j += n1;
+        }
+        if j == len || last_start == i {
+            j
+        } else {
+            last_start
+        }
     }
 
     /// Byte offsets, in increasing order, at which `text` can be cut into pieces that split

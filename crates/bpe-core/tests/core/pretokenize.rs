@@ -1,7 +1,7 @@
 //! The hand-written scanner against fancy-regex, its twin, chunk for chunk.
 
 use crate::text::text;
-use bpe_core::{Pretokenizer, GPT4_PATTERN, NANOCHAT_PATTERN};
+use bpe_core::{Pretokenizer, GPT2_PATTERN, GPT4_PATTERN, NANOCHAT_PATTERN};
 use proptest::prelude::*;
 
 fn same_chunks(pattern: &str, s: &str) {
@@ -29,8 +29,13 @@ proptest! {
     }
 
     #[test]
-    fn pieces_split_like_the_whole(s in text(200), min in 1usize..16) {
-        let p = Pretokenizer::new(GPT4_PATTERN).unwrap();
+    fn scanner_equals_regex_gpt2(s in text(40)) {
+        same_chunks(GPT2_PATTERN, &s);
+    }
+
+    #[test]
+    fn pieces_split_like_the_whole(s in text(200), min in 1usize..16, pattern in proptest::sample::select(vec![GPT4_PATTERN, GPT2_PATTERN])) {
+        let p = Pretokenizer::new(pattern).unwrap();
         let whole = p.chunks(&s).unwrap();
         let pieces = p.pieces(&s, min);
         prop_assert_eq!(pieces.concat(), s.clone());
@@ -56,6 +61,7 @@ fn handpicked_cases() {
     ] {
         same_chunks(GPT4_PATTERN, s);
         same_chunks(NANOCHAT_PATTERN, s);
+        same_chunks(GPT2_PATTERN, s);
     }
 }
 
