@@ -119,14 +119,13 @@ class Tokenizer:
         pattern. ``special_tokens`` maps names to ids, or lists names that then take the ids
         after the last rank."""
         path = os.fspath(path)
-        if special_tokens is None or isinstance(special_tokens, dict):
-            return cls._from_vocab(_ffi.Vocab.load(path, pattern, dict(special_tokens or {})), bos_token)
-        names = check_special_tokens(special_tokens)
-        bare = cls._from_vocab(_ffi.Vocab.load(path, pattern, {}))
-        n = len(bare.mergeable_ranks)
-        specials = {name: n + i for i, name in enumerate(names)}
-        bare.close()
-        return cls(bare.mergeable_ranks, pattern, specials, bos_token=bos_token)
+        if special_tokens is not None and not isinstance(special_tokens, dict):
+            names = check_special_tokens(special_tokens)
+            bare = _ffi.Vocab.load(path, pattern, {})
+            n_ranks = len(bare)
+            bare.close()
+            special_tokens = {name: n_ranks + i for i, name in enumerate(names)}
+        return cls._from_vocab(_ffi.Vocab.load(path, pattern, dict(special_tokens or {})), bos_token)
 
     @classmethod
     def from_tiktoken(cls, encoding: Any, *, bos_token: str | None = None) -> Tokenizer:
@@ -192,7 +191,7 @@ class Tokenizer:
                 name=self.name,
                 pat_str=self.pattern,
                 mergeable_ranks=self.mergeable_ranks,
-                special_tokens=self._encoder._special_tokens,
+                special_tokens=self.special_tokens,
             )
         return self._encoding
 
