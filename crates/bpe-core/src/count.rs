@@ -23,9 +23,21 @@ const SMALL: usize = 7;
 
 #[inline(always)]
 fn pack(chunk: &[u8]) -> u64 {
-    let mut buf = [0u8; 8];
-    buf[..chunk.len()].copy_from_slice(chunk);
-    u64::from_le_bytes(buf) | (chunk.len() as u64) << 56
+    // Two possibly overlapping loads instead of a variable-length copy: where they overlap
+    // they read the same bytes into the same positions, so OR-ing them is exact.
+    let n = chunk.len();
+    let bytes = if n >= 4 {
+        let lo = u32::from_le_bytes(chunk[..4].try_into().unwrap()) as u64;
+        let hi = u32::from_le_bytes(chunk[n - 4..].try_into().unwrap()) as u64;
+        lo | hi << (8 * (n - 4))
+    } else if n >= 2 {
+        let lo = u16::from_le_bytes(chunk[..2].try_into().unwrap()) as u64;
+        let hi = u16::from_le_bytes(chunk[n - 2..].try_into().unwrap()) as u64;
+        lo | hi << (8 * (n - 2))
+    } else {
+        chunk[0] as u64
+    };
+    bytes | (n as u64) << 56
 }
 
 /// A chunk as the tables hand it out: packed short ones are unpacked into a small buffer.
@@ -238,5 +250,32 @@ impl ChunkCounts {
         let small = self.small.iter().map(|(&k, &v)| (Chunk::unpack(k), v));
         let large = self.large.iter().map(|(k, &v)| (Chunk::Large(k), v));
         small.chain(large)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn packing_is_exact_and_distinct() {
+        let mut seen = std::collections::HashSet::new();
+        for chunk in [
+            &b"a"[..],
+            b"ab",
+            b"abc",
+            b"abcd",
+            b"abcde",
+            b"abcdef",
+            b"abcdefg",
+            b"\0",
+            b"\0\0",
+            b"b",
+            b"ba",
+        ] {
+            let key = pack(chunk);
+            assert!(seen.insert(key), "{chunk:?} collides");
+            assert_eq!(&*Chunk::unpack(key), chunk);
+        }
     }
 }
