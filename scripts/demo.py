@@ -1,0 +1,56 @@
+"""The demo behind scripts/demo: train on the Python standard library, save, load into
+tiktoken, encode and decode a sample, report."""
+
+import pathlib
+import sys
+import sysconfig
+import time
+
+import tiktoken
+
+import libbpe
+
+
+def stdlib_sources() -> list[str]:
+    root = pathlib.Path(sysconfig.get_paths()["stdlib"])
+    files = sorted(p for p in root.rglob("*.py") if "site-packages" not in p.parts)
+    return [p.read_text("utf-8", "replace") for p in files]
+
+
+def main() -> None:
+    vocab_size = int(sys.argv[1]) if len(sys.argv) > 1 else 8192
+    out = pathlib.Path(sys.argv[2] if len(sys.argv) > 2 else "target/demo-tokenizer")
+    docs = stdlib_sources()
+    n_bytes = sum(len(d.encode()) for d in docs)
+    print(f"corpus: {len(docs)} Python standard library files, {n_bytes / 1e6:.1f} MB")
+
+    t0 = time.perf_counter()
+    tok = libbpe.Tokenizer.train_from_iterator(
+        docs, vocab_size, pattern=libbpe.NANOCHAT_PATTERN, special_tokens=["<|endoftext|>"]
+    )
+    train_s = time.perf_counter() - t0
+    tok.save(out)
+
+    # A fresh tiktoken.Encoding built from the saved files, as an inference user would.
+    loaded = libbpe.Tokenizer.load(out)
+    enc = tiktoken.Encoding(
+        "demo", pat_str=loaded.pattern, mergeable_ranks=loaded.mergeable_ranks, special_tokens=loaded.special_tokens
+    )
+    sample = docs[len(docs) // 2][:2000]
+    ids = enc.encode(sample)
+    assert enc.decode(ids) == sample, "tiktoken did not round-trip the sample"
+    assert libbpe.Encoder(loaded.mergeable_ranks, loaded.pattern).encode_ordinary(sample) == ids
+
+    t0 = time.perf_counter()
+    total_ids = sum(len(x) for x in enc.encode_ordinary_batch(docs, num_threads=2))
+    encode_s = time.perf_counter() - t0
+    print(f"trained:  vocab {tok.vocab_size} ({len(tok.mergeable_ranks)} ranks + 1 special token) "
+          f"in {train_s:.2f} s ({n_bytes / 1e6 / train_s:.0f} MB/s)")
+    print(f"saved:    {out}/ ({', '.join(sorted(p.name for p in out.iterdir()))})")
+    print(f"tiktoken: round-trips the sample; {ids[:12]} ...")
+    print(f"          whole corpus: {total_ids} tokens, {n_bytes / total_ids:.2f} bytes per token, "
+          f"encoded in {encode_s:.2f} s")
+
+
+if __name__ == "__main__":
+    main()
