@@ -158,7 +158,7 @@ def _check_threads(threads: int | None) -> int:
     if threads is None:
         return 0
     if not isinstance(threads, int) or isinstance(threads, bool) or threads < 0:
-        raise ValueError(f"threads must be None (one per core) or a positive int, not {threads!r}")
+        raise ValueError(f"threads must be None or 0 (one per core) or a positive int, not {threads!r}")
     return threads
 
 
@@ -230,8 +230,9 @@ def train(
     on ``texts``. Returns the native vocabulary; the caller owns it."""
     specials = check_special_tokens(special_tokens)
     _check_vocab_size(vocab_size, len(specials))
-    trainer = _ffi.Trainer(pattern, _check_threads(threads))
-    bars = _Progress(progress)
+    threads = _check_threads(threads)
+    bars = _Progress(progress)  # before the trainer exists: it may raise ImportError
+    trainer = _ffi.Trainer(pattern, threads)
     try:
         _ingest(trainer, texts, bars, batch_bytes)
         call = _Call(trainer, trainer.train, vocab_size, specials, bars.merge_callback)
