@@ -14,6 +14,7 @@
 //! slow, obviously right, and the twin that tests compare against.
 
 use crate::error::{Error, Result};
+use rayon::prelude::*;
 use rustc_hash::FxBuildHasher;
 use smallvec::SmallVec;
 use std::cmp::Reverse;
@@ -115,13 +116,16 @@ pub struct MergeProgress {
 
 /// Learns up to `n_merges` merges from `(chunk, count)` pairs, in order.
 ///
-/// `progress` is called after every merge; returning `false` cancels with
-/// [`Error::Cancelled`]. Returns fewer merges when no pair is left.
+/// Merges of pairs that occur in many words run on `pool` (the global rayon pool if
+/// `None`). `progress` is called after every merge, on the calling thread; returning
+/// `false` cancels with [`Error::Cancelled`]. Returns fewer merges when no pair is left.
 pub fn learn_merges<C: Deref<Target = [u8]>>(
     chunks: impl Iterator<Item = (C, u64)>,
     n_merges: u32,
+    pool: Option<&rayon::ThreadPool>,
     progress: &mut dyn FnMut(MergeProgress) -> bool,
 ) -> Result<Vec<Pair>> {
+    let threads = pool.map_or_else(rayon::current_num_threads, |p| p.current_num_threads());
     let mut words = Words::new(chunks);
     let mut stats: Map<u64, PairStat> = Map::default();
     for w in 0..words.words.len() {
@@ -139,7 +143,7 @@ pub fn learn_merges<C: Deref<Target = [u8]>>(
         stats.iter().map(|(&p, s)| (s.count, Reverse(p))).collect();
 
     let mut merges = Vec::with_capacity(n_merges as usize);
-    let mut fresh: Vec<u64> = Vec::new();
+    let mut deltas = Deltas::default();
     while merges.len() < n_merges as usize {
         let Some((count, Reverse(key))) = heap.pop() else {
             break;
@@ -159,19 +163,50 @@ pub fn learn_merges<C: Deref<Target = [u8]>>(
         let new = 256 + merges.len() as u32;
         merges.push((a, b));
         let occurrences = std::mem::take(&mut stats.get_mut(&key).unwrap().words);
-        fresh.clear();
-        for (i, &w) in occurrences.iter().enumerate() {
-            if let Some(&ahead) = occurrences.get(i + 4) {
-                words.prefetch(ahead as usize);
+        debug_assert!(occurrences.windows(2).all(|w| w[0] < w[1]));
+        let merge = Merge { a, b, new };
+        if occurrences.len() >= PARALLEL_WORDS && threads > 1 {
+            let mut run = || merge_parallel(&mut words, &occurrences, merge);
+            deltas = match pool {
+                Some(pool) => pool.install(run),
+                None => run(),
+            };
+        } else {
+            deltas.clear();
+            for (i, &w) in occurrences.iter().enumerate() {
+                if let Some(&ahead) = occurrences.get(i + 4) {
+                    words.prefetch(ahead as usize);
+                }
+                let word = &mut words.words[w as usize];
+                let start = word.start as usize;
+                let sym = &mut words.symbols[start..start + word.len as usize];
+                word.len = merge_word(sym, word.count, w, merge, &mut deltas);
             }
-            merge_word(&mut words, &mut stats, &mut fresh, w as usize, a, b, new);
+        }
+        // Pairs that merge created, then pairs it diminished (never the same: a created
+        // pair contains the new id, a diminished one does not).
+        for (p, (c, ws)) in deltas.added.drain() {
+            heap.push((c, Reverse(p)));
+            stats.insert(
+                p,
+                PairStat {
+                    count: c,
+                    words: ws,
+                },
+            );
+        }
+        for (p, c) in deltas.removed.drain() {
+            if let hashbrown::hash_map::Entry::Occupied(mut e) = stats.entry(p) {
+                e.get_mut().count -= c;
+                // A pair whose count reaches zero is gone for good (a pair is only ever
+                // created by the merge that makes its newer id), so it leaves the table,
+                // keeping lookups in cache.
+                if e.get().count == 0 {
+                    e.remove();
+                }
+            }
         }
         debug_assert!(!stats.contains_key(&key));
-        for &p in &fresh {
-            if let Some(s) = stats.get(&p) {
-                heap.push((s.count, Reverse(p)));
-            }
-        }
         let done = merges.len() as u32;
         if !progress(MergeProgress {
             done,
@@ -183,26 +218,72 @@ pub fn learn_merges<C: Deref<Target = [u8]>>(
     Ok(merges)
 }
 
-/// Replaces the non-overlapping occurrences of `(a, b)` in word `w` by `new`, left to right,
-/// in place, and moves the pair counts: each replacement removes `(a, b)` and the pairs it
-/// formed with its neighbours, and adds the pairs `new` forms with them.
-#[inline(always)]
-fn merge_word(
-    words: &mut Words,
-    stats: &mut Map<u64, PairStat>,
-    fresh: &mut Vec<u64>,
-    w: usize,
+/// A pair's list must hold at least this many words before its merge runs on every core:
+/// below it, starting the threads costs more than it saves.
+const PARALLEL_WORDS: usize = 4096;
+
+/// The merge being applied: `(a, b)` becomes `new`.
+#[derive(Clone, Copy)]
+struct Merge {
     a: u32,
     b: u32,
     new: u32,
-) {
-    let Word {
-        start,
-        len,
-        count: n,
-    } = words.words[w];
-    let len = len as usize;
-    let sym = &mut words.symbols[start as usize..start as usize + len];
+}
+
+/// What one merge does to the pair table, gathered in small tables before it is applied:
+/// a merge touches a few hundred distinct pairs but updates them hundreds of thousands of
+/// times, and the small tables stay in cache where the large one would not.
+#[derive(Default)]
+struct Deltas {
+    /// Occurrences removed from existing pairs, weighted by word count.
+    removed: Map<u64, u64>,
+    /// Pairs created (they contain the new id), with their counts and words.
+    added: Map<u64, (u64, SmallVec<[u32; 2]>)>,
+}
+
+impl Deltas {
+    fn clear(&mut self) {
+        self.removed.clear();
+        self.added.clear();
+    }
+
+    #[inline(always)]
+    fn remove(&mut self, p: u64, n: u64) {
+        *self.removed.entry(p).or_insert(0) += n;
+    }
+
+    #[inline(always)]
+    fn add(&mut self, p: u64, n: u64, w: u32) {
+        let (count, words) = self.added.entry(p).or_default();
+        *count += n;
+        if words.last() != Some(&w) {
+            words.push(w);
+        }
+    }
+
+    /// Combines the deltas of two runs over consecutive slices of a word list (this one
+    /// first), so word lists stay in increasing order.
+    fn absorb(mut self, other: Deltas) -> Deltas {
+        for (p, n) in other.removed {
+            *self.removed.entry(p).or_insert(0) += n;
+        }
+        for (p, (n, ws)) in other.added {
+            let (count, words) = self.added.entry(p).or_default();
+            *count += n;
+            words.extend(ws);
+        }
+        self
+    }
+}
+
+/// Replaces the non-overlapping occurrences of `(a, b)` in one word (its symbols `sym`,
+/// counted `n` times) by `new`, left to right, in place; records what each replacement
+/// removes (`(a, b)` and the pairs it formed with its neighbours) and adds (the pairs `new`
+/// forms with them). Returns the word's new length.
+#[inline(always)]
+fn merge_word(sym: &mut [u32], n: u64, w: u32, m: Merge, d: &mut Deltas) -> u32 {
+    let Merge { a, b, new } = m;
+    let len = sym.len();
     // The pair `new` forms with the symbol after a replacement is added only once the next
     // symbol is known: if that symbol starts another replacement, the pair is `(new, a)`,
     // which the next replacement would remove again, so it is never added.
@@ -212,16 +293,16 @@ fn merge_word(
         if r + 1 < len && sym[r] == a && sym[r + 1] == b {
             if o > 0 {
                 if pending.take().is_some() {
-                    add_pair(stats, fresh, pack(new, new), n, w);
+                    d.add(pack(new, new), n, w);
                 } else {
                     let x = sym[o - 1];
-                    remove_pair(stats, pack(x, a), n);
-                    add_pair(stats, fresh, pack(x, new), n, w);
+                    d.remove(pack(x, a), n);
+                    d.add(pack(x, new), n, w);
                 }
             }
-            remove_pair(stats, pack(a, b), n);
+            d.remove(pack(a, b), n);
             if r + 2 < len {
-                remove_pair(stats, pack(b, sym[r + 2]), n);
+                d.remove(pack(b, sym[r + 2]), n);
                 pending = Some(pack(new, sym[r + 2]));
             }
             sym[o] = new;
@@ -229,7 +310,7 @@ fn merge_word(
             r += 2;
         } else {
             if let Some(p) = pending.take() {
-                add_pair(stats, fresh, p, n, w);
+                d.add(p, n, w);
             }
             sym[o] = sym[r];
             o += 1;
@@ -237,35 +318,60 @@ fn merge_word(
         }
     }
     if let Some(p) = pending {
-        add_pair(stats, fresh, p, n, w);
+        d.add(p, n, w);
     }
-    words.words[w].len = o as u32;
+    o as u32
 }
 
-/// One fewer occurrence of an existing pair, in a word counted `n` times.
-#[inline(always)]
-fn remove_pair(stats: &mut Map<u64, PairStat>, p: u64, n: u64) {
-    // A pair whose count reaches zero is gone for good (a pair is only ever created by the
-    // merge that makes its newer id), so it leaves the table, keeping lookups in cache.
-    if let hashbrown::hash_map::EntryRef::Occupied(mut e) = stats.entry_ref(&p) {
-        e.get_mut().count -= n;
-        if e.get().count == 0 {
-            e.remove();
-        }
+/// Shares raw access to the arena between threads that touch disjoint words.
+#[derive(Clone, Copy)]
+struct Arena {
+    symbols: *mut u32,
+    words: *mut Word,
+}
+// SAFETY: used only by `merge_parallel`, whose threads touch disjoint words.
+unsafe impl Send for Arena {}
+unsafe impl Sync for Arena {}
+
+impl Arena {
+    /// Word `w`'s record and symbols.
+    ///
+    /// # Safety
+    /// `w` is in bounds, and no other reference to word `w` is alive.
+    #[allow(clippy::mut_from_ref)]
+    unsafe fn word(&self, w: u32) -> (&mut Word, &mut [u32]) {
+        let word = &mut *self.words.add(w as usize);
+        let sym = std::slice::from_raw_parts_mut(
+            self.symbols.add(word.start as usize),
+            word.len as usize,
+        );
+        (word, sym)
     }
 }
 
-/// One more occurrence of a pair containing the new id, in word `w` counted `n` times.
-#[inline(always)]
-fn add_pair(stats: &mut Map<u64, PairStat>, fresh: &mut Vec<u64>, p: u64, n: u64, w: usize) {
-    let stat = stats.entry(p).or_insert_with(|| {
-        fresh.push(p);
-        PairStat::default()
-    });
-    stat.count += n;
-    if stat.words.last() != Some(&(w as u32)) {
-        stat.words.push(w as u32);
-    }
+/// [`merge_word`] over a long word list on every core, each thread with its own deltas.
+fn merge_parallel(words: &mut Words, occurrences: &[u32], m: Merge) -> Deltas {
+    let arena = Arena {
+        symbols: words.symbols.as_mut_ptr(),
+        words: words.words.as_mut_ptr(),
+    };
+    let n_words = words.words.len();
+    let per_thread = occurrences.len().div_ceil(rayon::current_num_threads() * 4);
+    occurrences
+        .par_chunks(per_thread)
+        .map(|slice| {
+            let mut d = Deltas::default();
+            for &w in slice {
+                assert!((w as usize) < n_words);
+                // SAFETY: a word appears at most once in a pair's list (a pair gains words
+                // only in the merge that creates it, once each), so no two threads touch
+                // the same word, and every word's symbols lie inside the arena.
+                let (word, sym) = unsafe { arena.word(w) };
+                word.len = merge_word(sym, word.count, w, m, &mut d);
+            }
+            d
+        })
+        .reduce(Deltas::default, Deltas::absorb)
 }
 
 /// The slow twin of [`learn_merges`]: recounts every pair at every step.

@@ -101,7 +101,7 @@ impl Trainer {
         let n_merges = vocab_size - minimum as u32;
         let cancel = self.cancel.clone();
         let counts = &self.counts;
-        let merges = learn_merges(counts.iter(), n_merges, &mut |p| {
+        let merges = learn_merges(counts.iter(), n_merges, self.pool.as_ref(), &mut |p| {
             !cancel.load(Ordering::Relaxed) && progress(p)
         })?;
         Vocabulary::from_merges(&merges, self.pretokenizer.pattern(), special_tokens)

@@ -20,7 +20,7 @@ fn chunk_counts(docs: &[String]) -> HashMap<Vec<u8>, u64> {
 fn check(docs: &[String], n: u32) {
     let counts = chunk_counts(docs);
     let iter = || counts.iter().map(|(k, &v)| (k.as_slice(), v));
-    let fast = learn_merges(iter(), n, &mut |_| true).unwrap();
+    let fast = learn_merges(iter(), n, None, &mut |_| true).unwrap();
     let slow = reference_merges(iter(), n);
     assert_eq!(fast, slow, "docs {docs:?}");
 }
@@ -51,7 +51,7 @@ fn overlapping_runs() {
 #[test]
 fn stops_early_when_no_pair_is_left() {
     let counts = [(b"ab".as_slice(), 3u64), (b"c".as_slice(), 5)];
-    let merges = learn_merges(counts.iter().copied(), 10, &mut |_| true).unwrap();
+    let merges = learn_merges(counts.iter().copied(), 10, None, &mut |_| true).unwrap();
     assert_eq!(merges, vec![(97, 98)]);
 }
 
@@ -63,7 +63,7 @@ fn ties_go_to_the_smallest_pair() {
         (b"ab".as_slice(), 1),
         (b"cd".as_slice(), 1),
     ];
-    let merges = learn_merges(counts.iter().copied(), 3, &mut |_| true).unwrap();
+    let merges = learn_merges(counts.iter().copied(), 3, None, &mut |_| true).unwrap();
     assert_eq!(merges, vec![(97, 98), (98, 97), (99, 100)]);
 }
 
@@ -71,7 +71,7 @@ fn ties_go_to_the_smallest_pair() {
 fn counts_beyond_u32_do_not_wrap() {
     let big = u32::MAX as u64 * 3;
     let counts = [(b"xy".as_slice(), big), (b"ab".as_slice(), big - 1)];
-    let merges = learn_merges(counts.iter().copied(), 2, &mut |_| true).unwrap();
+    let merges = learn_merges(counts.iter().copied(), 2, None, &mut |_| true).unwrap();
     assert_eq!(merges, vec![(120, 121), (97, 98)]);
 }
 
@@ -79,10 +79,30 @@ fn counts_beyond_u32_do_not_wrap() {
 fn progress_can_cancel() {
     let counts = [(b"abcdef".as_slice(), 2u64)];
     let mut calls = 0;
-    let r = learn_merges(counts.iter().copied(), 5, &mut |p| {
+    let r = learn_merges(counts.iter().copied(), 5, None, &mut |p| {
         calls += 1;
         p.done < 2
     });
     assert_eq!(r, Err(bpe_core::Error::Cancelled));
     assert_eq!(calls, 2);
+}
+
+#[test]
+fn merges_of_long_word_lists_run_in_parallel_and_agree() {
+    // Over 4096 distinct words share the first pairs, so their merges take the parallel path.
+    let words: Vec<String> = (0..6000)
+        .map(|i| format!("the{}then{}", i * 7919 % 100_000, "e".repeat(i % 5)))
+        .collect();
+    let counts: Vec<(Vec<u8>, u64)> = words
+        .iter()
+        .enumerate()
+        .map(|(i, w)| (w.clone().into_bytes(), 1 + (i % 3) as u64))
+        .collect();
+    let iter = || counts.iter().map(|(k, v)| (k.as_slice(), *v));
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(3)
+        .build()
+        .unwrap();
+    let fast = learn_merges(iter(), 40, Some(&pool), &mut |_| true).unwrap();
+    assert_eq!(fast, reference_merges(iter(), 40));
 }
