@@ -17,7 +17,6 @@ use crate::error::{Error, Result};
 use rayon::prelude::*;
 use rustc_hash::FxBuildHasher;
 use smallvec::SmallVec;
-use std::cmp::Reverse;
 use std::collections::{BTreeMap, BinaryHeap};
 use std::ops::Deref;
 
@@ -87,21 +86,88 @@ impl Words {
         &self.symbols[start as usize..(start + len) as usize]
     }
 
-    /// Asks the CPU to start loading word `w` (metadata and first symbols): the words on a
-    /// pair's list are scattered over the arena, and waiting for each in turn dominates.
+    /// Asks the CPU to start loading what visiting words soon will touch: the words on a
+    /// pair's list are scattered over the arena, and waiting for each in turn dominates. The
+    /// record of the word `far` ahead is fetched first; by the time the visit is `near`, its
+    /// record is in cache and gives where the symbols are, which are fetched then.
     #[inline(always)]
-    fn prefetch(&self, w: usize) {
+    fn prefetch(&self, far: Option<&u32>, near: Option<&u32>) {
         #[cfg(target_arch = "x86_64")]
         // SAFETY: prefetching is only a hint; the addresses are in bounds and never read.
         unsafe {
             use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
-            if let Some(word) = self.words.get(w) {
+            if let Some(word) = far.and_then(|&w| self.words.get(w as usize)) {
                 _mm_prefetch::<_MM_HINT_T0>(word as *const Word as *const i8);
+            }
+            if let Some(word) = near.and_then(|&w| self.words.get(w as usize)) {
                 if let Some(sym) = self.symbols.get(word.start as usize) {
                     _mm_prefetch::<_MM_HINT_T0>(sym as *const u32 as *const i8);
                 }
             }
         }
+    }
+}
+
+/// The pairs that may win the next merge: a max-heap of (count, pair) entries, which may be
+/// stale (counts only fall after an entry is pushed), keyed so that among equal counts the
+/// smallest pair comes first.
+///
+/// Most pairs that merges create occur a handful of times and never win; keeping them out
+/// of the heap keeps it small. Only pairs counted at least `threshold` are pushed; when the
+/// best entry falls below the threshold, it is lowered and the pairs between the new and the
+/// old threshold are pushed from the pair table. A pair below the threshold can never rise
+/// above it, so the heap always holds an entry for every pair that could win.
+struct Queue {
+    heap: BinaryHeap<u128>,
+    threshold: u64,
+}
+
+impl Queue {
+    fn key(count: u64, pair: u64) -> u128 {
+        (count as u128) << 64 | (u64::MAX - pair) as u128
+    }
+
+    fn new(stats: &Map<u64, PairStat>) -> Self {
+        let top = stats.values().map(|s| s.count).max().unwrap_or(0);
+        let mut q = Queue {
+            heap: BinaryHeap::new(),
+            threshold: (top >> 12).max(1),
+        };
+        q.refill(stats, u64::MAX);
+        q
+    }
+
+    /// Pushes every pair counted at least `threshold` and below `below`.
+    fn refill(&mut self, stats: &Map<u64, PairStat>, below: u64) {
+        for (&p, s) in stats {
+            if s.count >= self.threshold && s.count < below {
+                self.heap.push(Self::key(s.count, p));
+            }
+        }
+    }
+
+    fn push(&mut self, count: u64, pair: u64) {
+        if count >= self.threshold {
+            self.heap.push(Self::key(count, pair));
+        }
+    }
+
+    /// The best entry (count as pushed, pair), lowering the threshold first if needed.
+    fn pop(&mut self, stats: &Map<u64, PairStat>) -> Option<(u64, u64)> {
+        loop {
+            let top = self.heap.peek().map_or(0, |&k| (k >> 64) as u64);
+            if top >= self.threshold || self.threshold == 1 {
+                break;
+            }
+            let old = self.threshold;
+            self.threshold = (top.max(old / 16)).max(1);
+            if self.threshold == old {
+                self.threshold = old - 1;
+            }
+            self.refill(stats, old);
+        }
+        let k = self.heap.pop()?;
+        Some(((k >> 64) as u64, u64::MAX - k as u64))
     }
 }
 
@@ -138,14 +204,12 @@ pub fn learn_merges<C: Deref<Target = [u8]>>(
             }
         }
     }
-    // Max-heap on count, then on the reversed pair so the smallest pair wins ties.
-    let mut heap: BinaryHeap<(u64, Reverse<u64>)> =
-        stats.iter().map(|(&p, s)| (s.count, Reverse(p))).collect();
+    let mut queue = Queue::new(&stats);
 
     let mut merges = Vec::with_capacity(n_merges as usize);
     let mut deltas = Deltas::default();
     while merges.len() < n_merges as usize {
-        let Some((count, Reverse(key))) = heap.pop() else {
+        let Some((count, key)) = queue.pop(&stats) else {
             break;
         };
         // Counts only fall after an entry is pushed (a pair gains occurrences only in the
@@ -156,7 +220,7 @@ pub fn learn_merges<C: Deref<Target = [u8]>>(
             continue;
         }
         if current != count {
-            heap.push((current, Reverse(key)));
+            queue.push(current, key);
             continue;
         }
         let (a, b) = unpack(key);
@@ -174,9 +238,7 @@ pub fn learn_merges<C: Deref<Target = [u8]>>(
         } else {
             deltas.clear();
             for (i, &w) in occurrences.iter().enumerate() {
-                if let Some(&ahead) = occurrences.get(i + 4) {
-                    words.prefetch(ahead as usize);
-                }
+                words.prefetch(occurrences.get(i + 24), occurrences.get(i + 12));
                 let word = &mut words.words[w as usize];
                 let start = word.start as usize;
                 let sym = &mut words.symbols[start..start + word.len as usize];
@@ -186,7 +248,7 @@ pub fn learn_merges<C: Deref<Target = [u8]>>(
         // Pairs that merge created, then pairs it diminished (never the same: a created
         // pair contains the new id, a diminished one does not).
         for (p, (c, ws)) in deltas.added.drain() {
-            heap.push((c, Reverse(p)));
+            queue.push(c, p);
             stats.insert(
                 p,
                 PairStat {
