@@ -42,7 +42,22 @@ fn main() {
     let read = t.elapsed();
     let (t, c0) = (Instant::now(), cpu());
     let mut trainer = Trainer::new(pattern, 0).unwrap();
-    let batch: Vec<&[u8]> = docs.iter().map(|d| d.as_bytes()).collect();
+    // BATCH_MB: feed in batches of about this many MB, as the Python binding does.
+    let batch_mb: f64 = std::env::var("BATCH_MB")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(f64::INFINITY);
+    let mut batch: Vec<&[u8]> = Vec::new();
+    let mut size = 0usize;
+    for d in &docs {
+        batch.push(d.as_bytes());
+        size += d.len();
+        if size as f64 >= batch_mb * 1e6 {
+            trainer.feed(&batch).unwrap();
+            batch.clear();
+            size = 0;
+        }
+    }
     trainer.feed(&batch).unwrap();
     let count = t.elapsed();
     let (t, c1) = (Instant::now(), cpu());

@@ -98,3 +98,23 @@ fn cancel_flag_stops_training() {
     });
     assert_eq!(e.unwrap_err(), Error::Cancelled);
 }
+
+#[test]
+fn a_million_spaces_through_the_regex_engine_is_counted_or_rejected_whole() {
+    // Not one of the scanner's patterns, so fancy-regex runs it, lookahead and all.
+    let pattern = r"'s|[^\r\n\p{L}\p{N}]?\p{L}+|\s+(?!\S)|\s+|\S";
+    let doc = " ".repeat(1_000_000) + "end";
+    let mut t = Trainer::new(pattern, 0).unwrap();
+    match t.feed(&[b"before".as_slice(), doc.as_bytes()]) {
+        Ok(()) => {
+            // Counted: nothing dropped.
+            let total: u64 = t.counts().iter().map(|(c, n)| c.len() as u64 * n).sum();
+            assert_eq!(total, 6 + doc.len() as u64);
+        }
+        Err(e) => {
+            // Rejected: the error names the document, and nothing of the batch was counted.
+            assert!(matches!(e, Error::RegexRuntime { document: 1, .. }), "{e}");
+            assert!(t.counts().is_empty());
+        }
+    }
+}
