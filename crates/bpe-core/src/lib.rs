@@ -33,7 +33,10 @@ pub mod vocab;
 pub use encode::{Allowed, Encoder};
 pub use error::{Error, Result};
 pub use merge::{MergeProgress, Pair};
-pub use pretokenize::{preset, Pretokenizer, GPT2_PATTERN, GPT4_PATTERN, NANOCHAT_PATTERN};
+pub use pretokenize::{
+    preset, Pretokenizer, CL100K_TIKTOKEN_PATTERN, GPT2_PATTERN, GPT4_PATTERN, NANOCHAT_PATTERN,
+    O200K_PATTERN, R50K_TIKTOKEN_PATTERN,
+};
 pub use trainer::Trainer;
 pub use vocab::Vocabulary;
 

@@ -3,14 +3,19 @@
 //! Two engines give the same chunks. fancy-regex runs any pattern; the hand-written
 //! [`scanner`] runs the GPT-4 family and GPT-2's pattern (the [`GPT4_PATTERN`],
 //! [`NANOCHAT_PATTERN`] and [`GPT2_PATTERN`] strings, recognised verbatim) ten or more
-//! times faster. [`Pretokenizer::new`] picks the scanner
+//! times faster, and [`o200k`] runs tiktoken's own spellings of the cl100k_base, r50k_base
+//! and o200k_base patterns ([`CL100K_TIKTOKEN_PATTERN`], [`R50K_TIKTOKEN_PATTERN`],
+//! [`O200K_PATTERN`]). [`Pretokenizer::new`] picks the scanner
 //! when it can; [`Pretokenizer::with_regex`] always uses the regex, the slow twin that tests
 //! compare against.
 
+pub mod o200k;
 pub mod scanner;
 pub mod unicode;
 
 use crate::error::{Error, Result};
+use o200k::{O200kScanner, TrailingSpace};
+pub use o200k::{CL100K_TIKTOKEN_PATTERN, O200K_PATTERN, R50K_TIKTOKEN_PATTERN};
 use scanner::Scanner;
 
 /// GPT-4's split pattern (cl100k_base), the default.
@@ -41,6 +46,8 @@ const BACKTRACK_LIMIT: usize = 100_000_000;
 #[derive(Debug)]
 enum Engine {
     Scanner(Scanner),
+    TrailingSpace(TrailingSpace),
+    O200k(O200kScanner),
     Regex(Box<fancy_regex::Regex>),
 }
 
@@ -65,6 +72,10 @@ impl Pretokenizer {
             GPT4_PATTERN => Engine::Scanner(Scanner::new(3)),
             NANOCHAT_PATTERN => Engine::Scanner(Scanner::new(2)),
             GPT2_PATTERN => Engine::Scanner(Scanner::gpt2()),
+            // tiktoken's own spellings of its patterns, as `tiktoken_ext` writes them.
+            CL100K_TIKTOKEN_PATTERN => Engine::TrailingSpace(TrailingSpace(Scanner::new(3))),
+            R50K_TIKTOKEN_PATTERN => Engine::TrailingSpace(TrailingSpace(Scanner::gpt2())),
+            O200K_PATTERN => Engine::O200k(O200kScanner),
             _ => Engine::Regex(Box::new(compile(pattern)?)),
         };
         Ok(Pretokenizer {
@@ -88,7 +99,7 @@ impl Pretokenizer {
 
     /// Whether the hand-written scanner runs this pattern.
     pub fn uses_scanner(&self) -> bool {
-        matches!(self.engine, Engine::Scanner(_))
+        !matches!(self.engine, Engine::Regex(_))
     }
 
     /// Calls `f` with every chunk of `text`, in order. With the regex engine, text that no
@@ -101,6 +112,14 @@ impl Pretokenizer {
     ) -> std::result::Result<(), String> {
         match &self.engine {
             Engine::Scanner(s) => {
+                s.split(text, f);
+                Ok(())
+            }
+            Engine::TrailingSpace(s) => {
+                s.split(text, f);
+                Ok(())
+            }
+            Engine::O200k(s) => {
                 s.split(text, f);
                 Ok(())
             }

@@ -1,7 +1,10 @@
 //! The hand-written scanner against fancy-regex, its twin, chunk for chunk.
 
 use crate::text::text;
-use bpe_core::{Pretokenizer, GPT2_PATTERN, GPT4_PATTERN, NANOCHAT_PATTERN};
+use bpe_core::{
+    Pretokenizer, CL100K_TIKTOKEN_PATTERN, GPT2_PATTERN, GPT4_PATTERN, NANOCHAT_PATTERN,
+    O200K_PATTERN, R50K_TIKTOKEN_PATTERN,
+};
 use proptest::prelude::*;
 
 fn same_chunks(pattern: &str, s: &str) {
@@ -34,6 +37,21 @@ proptest! {
     }
 
     #[test]
+    fn scanner_equals_regex_o200k(s in text(40)) {
+        same_chunks(O200K_PATTERN, &s);
+    }
+
+    #[test]
+    fn scanner_equals_regex_cl100k_tiktoken(s in text(40)) {
+        same_chunks(CL100K_TIKTOKEN_PATTERN, &s);
+    }
+
+    #[test]
+    fn scanner_equals_regex_r50k_tiktoken(s in text(40)) {
+        same_chunks(R50K_TIKTOKEN_PATTERN, &s);
+    }
+
+    #[test]
     fn pieces_split_like_the_whole(s in text(200), min in 1usize..16, pattern in proptest::sample::select(vec![GPT4_PATTERN, GPT2_PATTERN])) {
         let p = Pretokenizer::new(pattern).unwrap();
         let whole = p.chunks(&s).unwrap();
@@ -58,10 +76,20 @@ fn handpicked_cases() {
         "中文 日本語のテキスト 한국어",
         "e\u{301}\u{301}tude",
         "😀😀 👍🏽",
+        "HTTPServer's JSONParser'LL camelCase ǅungla ʰʰa 中文's x\u{301}Y\u{301}",
+        "a/b.\n/\r\n// x  \n  \t\n\n  ",
+        "trailing \n \t ",
     ] {
-        same_chunks(GPT4_PATTERN, s);
-        same_chunks(NANOCHAT_PATTERN, s);
-        same_chunks(GPT2_PATTERN, s);
+        for pattern in [
+            GPT4_PATTERN,
+            NANOCHAT_PATTERN,
+            GPT2_PATTERN,
+            O200K_PATTERN,
+            CL100K_TIKTOKEN_PATTERN,
+            R50K_TIKTOKEN_PATTERN,
+        ] {
+            same_chunks(pattern, s);
+        }
     }
 }
 
