@@ -7,16 +7,18 @@
 //! million spaces is one chunk) use a heap so the work stays `n log n`.
 //! [`reference_encode_chunk`] is the plain twin the tests compare against.
 
+mod cache;
+mod ranks;
+
 use crate::error::{Error, Result};
 use crate::pretokenize::Pretokenizer;
 use crate::vocab::Vocabulary;
+use cache::{with_cache, ChunkCache};
+use ranks::{RankTable, NONE};
 use rayon::prelude::*;
-use rustc_hash::FxBuildHasher;
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap};
 use std::sync::{Arc, Mutex, OnceLock};
-
-type RankMap = hashbrown::HashMap<Box<[u8]>, u32, FxBuildHasher>;
 
 /// Which special tokens `encode` recognises in the text.
 #[derive(Clone, Copy, Debug)]
@@ -33,29 +35,24 @@ const LONG_CHUNK: usize = 128;
 /// An encoder for one vocabulary. Immutable once built: share it between threads freely.
 pub struct Encoder {
     pretokenizer: Pretokenizer,
-    ranks: RankMap,
-    /// Bytes of every rank, indexed by rank. Special tokens are looked up in
-    /// `special_tokens`: their ids may be far above the ranks, and a table sized by the
-    /// highest id could need gigabytes.
-    decoder: Vec<Box<[u8]>>,
+    /// Token bytes to rank and back. Special tokens are looked up in `special_tokens`:
+    /// their ids may be far above the ranks, and a table sized by the highest id could
+    /// need gigabytes.
+    ranks: RankTable,
     special_tokens: Vec<(String, u32)>,
     n_vocab: u32,
+    /// This encoder's name in the per-thread chunk caches.
+    cache_owner: u64,
 }
 
 impl Encoder {
     /// Builds the encoder for `vocab` (its pattern, ranks and special tokens).
     pub fn new(vocab: &Vocabulary) -> Result<Self> {
         let pretokenizer = Pretokenizer::new(vocab.pattern())?;
-        let mut ranks = RankMap::with_capacity_and_hasher(vocab.len(), FxBuildHasher);
-        let mut decoder: Vec<Box<[u8]>> = Vec::with_capacity(vocab.len());
-        for (rank, t) in vocab.tokens().iter().enumerate() {
-            ranks.insert(t.clone().into_boxed_slice(), rank as u32);
-            decoder.push(t.clone().into_boxed_slice());
-        }
         Ok(Encoder {
             pretokenizer,
-            ranks,
-            decoder,
+            ranks: RankTable::new(vocab.tokens()),
+            cache_owner: cache::new_owner(),
             special_tokens: vocab.special_tokens().to_vec(),
             n_vocab: vocab.n_vocab(),
         })
@@ -78,7 +75,7 @@ impl Encoder {
 
     /// The rank of some bytes, if they are a token.
     pub fn rank(&self, bytes: &[u8]) -> Option<u32> {
-        self.ranks.get(bytes).copied()
+        Some(self.ranks.get(bytes)).filter(|&r| r != NONE)
     }
 
     /// Encodes `text` as ordinary text: special tokens in it are plain text.
@@ -90,15 +87,17 @@ impl Encoder {
 
     /// Like [`Encoder::encode_ordinary`], appending to `out`.
     pub fn encode_ordinary_into(&self, text: &str, out: &mut Vec<u32>) -> Result<()> {
-        let mut scratch = Scratch::default();
-        self.pretokenizer
-            .split(text, |chunk| {
-                self.encode_chunk(chunk.as_bytes(), out, &mut scratch)
-            })
-            .map_err(|message| Error::RegexRuntime {
-                document: 0,
-                message,
-            })
+        with_cache(self.cache_owner, |mut cache| {
+            let mut scratch = Scratch::default();
+            self.pretokenizer
+                .split(text, |chunk| {
+                    self.encode_chunk(chunk.as_bytes(), out, &mut scratch, cache.as_deref_mut())
+                })
+                .map_err(|message| Error::RegexRuntime {
+                    document: 0,
+                    message,
+                })
+        })
     }
 
     /// Encodes `text`, turning the `allowed` special tokens into their ids. Where two
@@ -182,7 +181,7 @@ impl Encoder {
     pub fn decode(&self, ids: &[u32]) -> Result<Vec<u8>> {
         let mut out = Vec::with_capacity(ids.len() * 4);
         for &id in ids {
-            match self.decoder.get(id as usize) {
+            match self.ranks.token(id) {
                 Some(t) => out.extend_from_slice(t),
                 None => {
                     let (name, _) = self
@@ -198,59 +197,87 @@ impl Encoder {
     }
 
     #[inline]
-    fn encode_chunk(&self, chunk: &[u8], out: &mut Vec<u32>, scratch: &mut Scratch) {
-        if let Some(&r) = self.ranks.get(chunk) {
+    fn encode_chunk(
+        &self,
+        chunk: &[u8],
+        out: &mut Vec<u32>,
+        scratch: &mut Scratch,
+        cache: Option<&mut ChunkCache>,
+    ) {
+        let r = self.ranks.get(chunk);
+        if r != NONE {
             out.push(r);
-        } else if chunk.len() < LONG_CHUNK {
-            self.merge_short(chunk, out, scratch);
-        } else {
-            self.merge_long(chunk, out);
+            return;
         }
+        if chunk.len() >= LONG_CHUNK {
+            return self.merge_long(chunk, out);
+        }
+        let Some(cache) = cache else {
+            return self.merge_short(chunk, out, scratch);
+        };
+        if let Some(ids) = cache.get(chunk) {
+            out.extend_from_slice(ids);
+            return;
+        }
+        let at = out.len();
+        self.merge_short(chunk, out, scratch);
+        cache.put(chunk, &out[at..]);
     }
 
-    #[inline]
-    fn rank_of(&self, bytes: &[u8]) -> u32 {
-        self.ranks.get(bytes).copied().unwrap_or(u32::MAX)
-    }
-
-    /// tiktoken's flat scan. `parts[i]` is (start of part i, rank of parts i and i+1 joined);
-    /// the last two entries are sentinels ending the chunk.
+    /// tiktoken's flat scan: repeatedly join the adjacent parts whose joined bytes have the
+    /// lowest rank (the leftmost among equals). `parts[i]` holds where part i starts, the
+    /// rank of parts i and i+1 joined, and the rank of part i itself (so the output needs no
+    /// lookup); the last entry is a sentinel at the end of the chunk.
     fn merge_short(&self, chunk: &[u8], out: &mut Vec<u32>, scratch: &mut Scratch) {
+        let n = chunk.len();
         let parts = &mut scratch.parts;
         parts.clear();
-        for i in 0..chunk.len() - 1 {
-            parts.push((i, self.rank_of(&chunk[i..i + 2])));
+        for i in 0..n - 1 {
+            parts.push(Part {
+                start: i as u32,
+                joined: self.ranks.pair(chunk[i], chunk[i + 1]),
+                token: self.ranks.byte(chunk[i]),
+            });
         }
-        parts.push((chunk.len() - 1, u32::MAX));
-        parts.push((chunk.len(), u32::MAX));
-        // Rank of parts i and i+1 joined, once part i+1 has absorbed part i+2.
-        let joined = |parts: &Vec<(usize, u32)>, i: usize| {
-            if i + 3 < parts.len() {
-                self.rank_of(&chunk[parts[i].0..parts[i + 3].0])
+        parts.push(Part {
+            start: n as u32 - 1,
+            joined: NONE,
+            token: self.ranks.byte(chunk[n - 1]),
+        });
+        parts.push(Part {
+            start: n as u32,
+            joined: NONE,
+            token: NONE,
+        });
+        // Rank of parts i and i+1 joined, where i+1 is not the sentinel.
+        let joined = |parts: &[Part], i: usize| {
+            if i + 2 < parts.len() {
+                self.ranks
+                    .get(&chunk[parts[i].start as usize..parts[i + 2].start as usize])
             } else {
-                u32::MAX
+                NONE
             }
         };
-        while parts.len() > 2 {
-            let (mut best, mut at) = (u32::MAX, 0);
-            for (i, &(_, r)) in parts[..parts.len() - 1].iter().enumerate() {
-                if r < best {
-                    best = r;
+        loop {
+            let live = parts.len() - 1;
+            let (mut best, mut at) = (NONE, 0);
+            for (i, p) in parts[..live].iter().enumerate() {
+                if p.joined < best {
+                    best = p.joined;
                     at = i;
                 }
             }
-            if best == u32::MAX {
+            if best == NONE {
                 break;
             }
-            parts[at].1 = joined(parts, at);
-            if at > 0 {
-                parts[at - 1].1 = joined(parts, at - 1);
-            }
+            parts[at].token = best;
             parts.remove(at + 1);
+            parts[at].joined = joined(parts, at);
+            if at > 0 {
+                parts[at - 1].joined = joined(parts, at - 1);
+            }
         }
-        for w in parts.windows(2) {
-            out.push(self.ranks[&chunk[w[0].0..w[1].0]]);
-        }
+        out.extend(parts[..parts.len() - 1].iter().map(|p| p.token));
     }
 
     /// The same merges as [`Encoder::merge_short`], for long chunks: parts in a linked list,
@@ -265,13 +292,13 @@ impl Encoder {
         let pair_rank = |next: &[usize], i: usize| {
             let j = next[i];
             if j >= n {
-                return u32::MAX;
+                return NONE;
             }
-            self.rank_of(&chunk[i..next[j]])
+            self.ranks.get(&chunk[i..next[j]])
         };
         for i in 0..n - 1 {
             let r = pair_rank(&next, i);
-            if r != u32::MAX {
+            if r != NONE {
                 heap.push(Reverse((r, i)));
             }
         }
@@ -287,28 +314,36 @@ impl Encoder {
                 prev[next[i]] = i;
             }
             let r = pair_rank(&next, i);
-            if r != u32::MAX {
+            if r != NONE {
                 heap.push(Reverse((r, i)));
             }
             if prev[i] != usize::MAX {
                 let p = prev[i];
                 let r = pair_rank(&next, p);
-                if r != u32::MAX {
+                if r != NONE {
                     heap.push(Reverse((r, p)));
                 }
             }
         }
         let mut i = 0;
         while i < n {
-            out.push(self.ranks[&chunk[i..next[i]]]);
+            out.push(self.ranks.get(&chunk[i..next[i]]));
             i = next[i];
         }
     }
 }
 
+/// A part of a chunk being merged; see [`Encoder::merge_short`].
+#[derive(Clone, Copy)]
+struct Part {
+    start: u32,
+    joined: u32,
+    token: u32,
+}
+
 #[derive(Default)]
 struct Scratch {
-    parts: Vec<(usize, u32)>,
+    parts: Vec<Part>,
 }
 
 /// A rayon pool per thread count, built once and kept: building one per call would cost
