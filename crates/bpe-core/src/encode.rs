@@ -29,7 +29,8 @@ pub enum Allowed<'a> {
     Only(&'a [&'a str]),
 }
 
-/// Chunks at least this long are merged with a heap instead of a flat scan.
+/// Chunks at least this long are merged with a heap instead of a flat scan. At most 255,
+/// so that part starts fit in a byte.
 const LONG_CHUNK: usize = 128;
 
 /// An encoder for one vocabulary. Immutable once built: share it between threads freely.
@@ -88,10 +89,9 @@ impl Encoder {
     /// Like [`Encoder::encode_ordinary`], appending to `out`.
     pub fn encode_ordinary_into(&self, text: &str, out: &mut Vec<u32>) -> Result<()> {
         with_cache(self.cache_owner, |mut cache| {
-            let mut scratch = Scratch::default();
             self.pretokenizer
                 .split(text, |chunk| {
-                    self.encode_chunk(chunk.as_bytes(), out, &mut scratch, cache.as_deref_mut())
+                    self.encode_chunk(chunk.as_bytes(), out, cache.as_deref_mut())
                 })
                 .map_err(|message| Error::RegexRuntime {
                     document: 0,
@@ -197,13 +197,7 @@ impl Encoder {
     }
 
     #[inline]
-    fn encode_chunk(
-        &self,
-        chunk: &[u8],
-        out: &mut Vec<u32>,
-        scratch: &mut Scratch,
-        cache: Option<&mut ChunkCache>,
-    ) {
+    fn encode_chunk(&self, chunk: &[u8], out: &mut Vec<u32>, cache: Option<&mut ChunkCache>) {
         let r = self.ranks.get(chunk);
         if r != NONE {
             out.push(r);
@@ -213,71 +207,70 @@ impl Encoder {
             return self.merge_long(chunk, out);
         }
         let Some(cache) = cache else {
-            return self.merge_short(chunk, out, scratch);
+            return self.merge_short(chunk, out);
         };
         if let Some(ids) = cache.get(chunk) {
             out.extend_from_slice(ids);
             return;
         }
         let at = out.len();
-        self.merge_short(chunk, out, scratch);
+        self.merge_short(chunk, out);
         cache.put(chunk, &out[at..]);
     }
 
     /// tiktoken's flat scan: repeatedly join the adjacent parts whose joined bytes have the
-    /// lowest rank (the leftmost among equals). `parts[i]` holds where part i starts, the
-    /// rank of parts i and i+1 joined, and the rank of part i itself (so the output needs no
-    /// lookup); the last entry is a sentinel at the end of the chunk.
-    fn merge_short(&self, chunk: &[u8], out: &mut Vec<u32>, scratch: &mut Scratch) {
+    /// lowest rank (the leftmost among equals). Part i starts at `start[i]` (and ends where
+    /// part i+1 starts: `start[len]` is the end of the chunk), is the token `token[i]`, and
+    /// joins part i+1 into the rank `joined[i]`. The arrays live on the stack and a join
+    /// shifts them by hand: a chunk that needs merging is short (9 bytes on average), and a
+    /// call into `memmove` per join cost more than the join.
+    fn merge_short(&self, chunk: &[u8], out: &mut Vec<u32>) {
         let n = chunk.len();
-        let parts = &mut scratch.parts;
-        parts.clear();
-        for i in 0..n - 1 {
-            parts.push(Part {
-                start: i as u32,
-                joined: self.ranks.pair(chunk[i], chunk[i + 1]),
-                token: self.ranks.byte(chunk[i]),
-            });
+        debug_assert!((2..LONG_CHUNK).contains(&n));
+        let mut start = [0u8; LONG_CHUNK];
+        let mut token = [0u32; LONG_CHUNK];
+        let mut joined = [NONE; LONG_CHUNK];
+        for i in 0..n {
+            start[i] = i as u8;
+            token[i] = self.ranks.byte(chunk[i]);
         }
-        parts.push(Part {
-            start: n as u32 - 1,
-            joined: NONE,
-            token: self.ranks.byte(chunk[n - 1]),
-        });
-        parts.push(Part {
-            start: n as u32,
-            joined: NONE,
-            token: NONE,
-        });
-        // Rank of parts i and i+1 joined, where i+1 is not the sentinel.
-        let joined = |parts: &[Part], i: usize| {
-            if i + 2 < parts.len() {
-                self.ranks
-                    .get(&chunk[parts[i].start as usize..parts[i + 2].start as usize])
-            } else {
-                NONE
-            }
-        };
+        start[n] = n as u8;
+        for i in 0..n - 1 {
+            joined[i] = self.ranks.pair(chunk[i], chunk[i + 1]);
+        }
+        let mut len = n;
         loop {
-            let live = parts.len() - 1;
             let (mut best, mut at) = (NONE, 0);
-            for (i, p) in parts[..live].iter().enumerate() {
-                if p.joined < best {
-                    best = p.joined;
+            for (i, &r) in joined[..len - 1].iter().enumerate() {
+                if r < best {
+                    best = r;
                     at = i;
                 }
             }
             if best == NONE {
                 break;
             }
-            parts[at].token = best;
-            parts.remove(at + 1);
-            parts[at].joined = joined(parts, at);
+            // Part `at` absorbs part `at + 1`.
+            token[at] = best;
+            for k in at + 1..len - 1 {
+                token[k] = token[k + 1];
+                joined[k] = joined[k + 1];
+            }
+            for k in at + 1..len {
+                start[k] = start[k + 1];
+            }
+            len -= 1;
+            let span = |i: usize| &chunk[start[i] as usize..start[i + 2] as usize];
+            joined[at] = if at + 1 < len {
+                self.ranks.get(span(at))
+            } else {
+                NONE
+            };
             if at > 0 {
-                parts[at - 1].joined = joined(parts, at - 1);
+                joined[at - 1] = self.ranks.get(span(at - 1));
             }
         }
-        out.extend(parts[..parts.len() - 1].iter().map(|p| p.token));
+        out.extend_from_slice(&token[..len]);
     }
 
     /// The same merges as [`Encoder::merge_short`], for long chunks: parts in a linked list,
@@ -331,19 +324,6 @@ impl Encoder {
             i = next[i];
         }
     }
-}
-
-/// A part of a chunk being merged; see [`Encoder::merge_short`].
-#[derive(Clone, Copy)]
-struct Part {
-    start: u32,
-    joined: u32,
-    token: u32,
-}
-
-#[derive(Default)]
-struct Scratch {
-    parts: Vec<Part>,
 }
 
 /// A rayon pool per thread count, built once and kept: building one per call would cost
