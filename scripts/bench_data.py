@@ -35,7 +35,9 @@ def main() -> None:
 
     tok = rustbpe.Tokenizer()
     tok.train_from_iterator(iter(docs[:4000]), 32768, pattern=anchors.PATTERN)
-    anchors.write_tiktoken_file({bytes(k): v for k, v in tok.get_mergeable_ranks()}, str(out / "trained.tiktoken"))
+    anchors.write_tiktoken_file(
+        {bytes(k): v for k, v in tok.get_mergeable_ranks()}, str(out / "trained.tiktoken")
+    )
     (out / "trained.pattern").write_text(anchors.PATTERN, encoding="utf-8")
     with open(out / "docs.bin", "wb") as f:
         for d in docs[4000:12000]:

