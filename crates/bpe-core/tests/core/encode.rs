@@ -2,7 +2,10 @@
 
 use crate::text::text;
 use bpe_core::encode::reference_encode_chunk;
-use bpe_core::{Allowed, Encoder, Pretokenizer, Trainer, Vocabulary, GPT4_PATTERN};
+use bpe_core::{
+    Allowed, Encoder, Pretokenizer, Trainer, Vocabulary, CL100K_TIKTOKEN_PATTERN, GPT2_PATTERN,
+    GPT4_PATTERN, NANOCHAT_PATTERN, O200K_PATTERN, R50K_TIKTOKEN_PATTERN,
+};
 use proptest::prelude::*;
 use std::collections::HashMap;
 use std::sync::OnceLock;
@@ -101,4 +104,90 @@ fn decode_rejects_unknown_ids() {
     let e = Encoder::new(vocab()).unwrap();
     let n = e.n_vocab();
     assert_eq!(e.decode(&[1, n]), Err(bpe_core::Error::UnknownId(n)));
+}
+
+/// Every pattern with a scanner of its own.
+const SCANNED: [&str; 6] = [
+    GPT4_PATTERN,
+    NANOCHAT_PATTERN,
+    GPT2_PATTERN,
+    O200K_PATTERN,
+    CL100K_TIKTOKEN_PATTERN,
+    R50K_TIKTOKEN_PATTERN,
+];
+
+/// The test vocabulary's tokens under another pattern, with ranks reversed when `reverse`
+/// (so single bytes are not ranks 0..255 and the merges run in another order, as in
+/// tiktoken's own files).
+fn vocab_with(pattern: &str, reverse: bool) -> Vocabulary {
+    let mut tokens = vocab().tokens().to_vec();
+    if reverse {
+        tokens.reverse();
+    }
+    Vocabulary::new(tokens, pattern, vec![]).unwrap()
+}
+
+/// The plain encoder: fancy-regex chunks, each merged by `reference_encode_chunk`.
+fn reference_with(v: &Vocabulary, s: &str) -> Vec<u32> {
+    let ranks: HashMap<Vec<u8>, u32> = v
+        .tokens()
+        .iter()
+        .enumerate()
+        .map(|(r, t)| (t.clone(), r as u32))
+        .collect();
+    Pretokenizer::with_regex(v.pattern())
+        .unwrap()
+        .chunks(s)
+        .unwrap()
+        .iter()
+        .flat_map(|c| reference_encode_chunk(&ranks, c.as_bytes()))
+        .collect()
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(500))]
+
+    #[test]
+    fn fast_equals_reference_with_every_scanner(
+        s in text(60),
+        pattern in proptest::sample::select(&SCANNED[..]),
+        reverse in any::<bool>(),
+    ) {
+        let v = vocab_with(pattern, reverse);
+        let e = Encoder::new(&v).unwrap();
+        prop_assert_eq!(e.encode_ordinary(&s).unwrap(), reference_with(&v, &s));
+    }
+}
+
+#[test]
+fn encoders_on_one_thread_never_see_each_others_cached_chunks() {
+    // The same chunks get other ids under the reversed ranks; alternating the two encoders
+    // on one thread must give each its own ids every time.
+    let text = "the quick brown fox jumps; indented code: return x + 1 aaaaaaaaaaaa 1234567890";
+    let (a, b) = (
+        vocab_with(GPT4_PATTERN, false),
+        vocab_with(GPT4_PATTERN, true),
+    );
+    let (ea, eb) = (Encoder::new(&a).unwrap(), Encoder::new(&b).unwrap());
+    let (ra, rb) = (reference_with(&a, text), reference_with(&b, text));
+    assert_ne!(ra, rb);
+    for _ in 0..3 {
+        assert_eq!(ea.encode_ordinary(text).unwrap(), ra);
+        assert_eq!(eb.encode_ordinary(text).unwrap(), rb);
+    }
+    // A new encoder of the same vocabulary starts from nothing and agrees too.
+    drop(ea);
+    assert_eq!(Encoder::new(&a).unwrap().encode_ordinary(text).unwrap(), ra);
+}
+
+#[test]
+fn decode_of_encode_is_the_text_for_every_scanner() {
+    let text = "Ünïcödé 'S HTTPServer\u{301} 😀😀 12345\r\n\n  \t x/y // z   ";
+    for pattern in SCANNED {
+        for reverse in [false, true] {
+            let e = Encoder::new(&vocab_with(pattern, reverse)).unwrap();
+            let ids = e.encode_ordinary(text).unwrap();
+            assert_eq!(e.decode(&ids).unwrap(), text.as_bytes(), "{pattern}");
+        }
+    }
 }
