@@ -11,6 +11,7 @@ use hashbrown::HashMap;
 use rayon::prelude::*;
 use rustc_hash::FxBuildHasher;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Mutex;
 
 /// Long documents are cut into pieces of about this many bytes so that one document can
 /// keep every core busy; see [`Pretokenizer::pieces`].
@@ -149,20 +150,27 @@ pub fn count_batch<'a>(
                 .map(move |p| (i, p))
         })
         .collect();
-    let groups = rayon::current_num_threads() * 4;
-    pieces
-        .par_iter()
-        .with_min_len(pieces.len() / groups + 1)
-        .try_fold(BatchCounts::default, |mut local, &(document, piece)| {
-            if cancel.load(Ordering::Relaxed) {
-                return Err(Error::Cancelled);
-            }
-            pretokenizer
-                .split(piece, |chunk| local.add(chunk.as_bytes()))
-                .map_err(|message| Error::RegexRuntime { document, message })?;
-            Ok(local)
-        })
-        .try_reduce(BatchCounts::default, |a, b| Ok(a.merge(b)))
+    // One table per worker thread, not per job: merging tables costs about as much as
+    // filling them, so there should be as few as there are threads, while the pieces stay
+    // small jobs that idle threads can steal. A worker holds its own slot's lock only while
+    // it splits one piece, so the locks are never contended.
+    let threads = rayon::current_num_threads();
+    let slots: Vec<Mutex<BatchCounts<'a>>> = (0..threads).map(|_| Mutex::default()).collect();
+    pieces.par_iter().try_for_each(|&(document, piece)| {
+        if cancel.load(Ordering::Relaxed) {
+            return Err(Error::Cancelled);
+        }
+        let slot = rayon::current_thread_index().unwrap_or(0) % threads;
+        let mut local = slots[slot].lock().unwrap_or_else(|e| e.into_inner());
+        pretokenizer
+            .split(piece, |chunk| local.add(chunk.as_bytes()))
+            .map_err(|message| Error::RegexRuntime { document, message })
+    })?;
+    Ok(slots
+        .into_iter()
+        .map(|m| m.into_inner().unwrap_or_else(|e| e.into_inner()))
+        .reduce(BatchCounts::merge)
+        .unwrap_or_default())
 }
 
 impl ChunkCounts {
