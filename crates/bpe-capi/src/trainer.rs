@@ -192,6 +192,23 @@ pub unsafe extern "C" fn bpe_trainer_feed(
     })
 }
 
+/// Hands memory freed by feeding back to the system before the merge loop. Batch tables are
+/// built on the worker threads, whose glibc arenas otherwise keep the freed pages, so the
+/// merge loop's memory would come on top of them. (Trimming after every batch would cost
+/// more: the next batch faults the same pages back in.)
+fn release_free_memory() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    {
+        extern "C" {
+            fn malloc_trim(pad: usize) -> std::os::raw::c_int;
+        }
+        // SAFETY: malloc_trim only returns free memory to the system; it takes no pointers.
+        unsafe {
+            malloc_trim(0);
+        }
+    }
+}
+
 /// Makes a feed or train running on another thread stop soon with BPE_ERROR_CANCELLED.
 ///
 /// Safe to call from any thread at any time, including from a progress callback, and it
@@ -274,6 +291,7 @@ pub unsafe extern "C" fn bpe_trainer_train(
         )?;
         check_specials(&specials)?;
         let mut trainer = handle.lock()?;
+        release_free_memory();
         let mut reporter = Progress {
             callback: progress,
             user_data,
