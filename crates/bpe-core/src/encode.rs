@@ -203,74 +203,89 @@ impl Encoder {
             out.push(r);
             return;
         }
-        if chunk.len() >= LONG_CHUNK {
-            return self.merge_long(chunk, out);
-        }
         let Some(cache) = cache else {
-            return self.merge_short(chunk, out);
+            return self.merge(chunk, out);
         };
         if let Some(ids) = cache.get(chunk) {
             out.extend_from_slice(ids);
             return;
         }
         let at = out.len();
-        self.merge_short(chunk, out);
+        self.merge(chunk, out);
         cache.put(chunk, &out[at..]);
     }
 
-    /// tiktoken's flat scan: repeatedly join the adjacent parts whose joined bytes have the
-    /// lowest rank (the leftmost among equals). Part i starts at `start[i]` (and ends where
-    /// part i+1 starts: `start[len]` is the end of the chunk), is the token `token[i]`, and
-    /// joins part i+1 into the rank `joined[i]`. The arrays live on the stack and a join
-    /// shifts them by hand: a chunk that needs merging is short (9 bytes on average), and a
-    /// call into `memmove` per join cost more than the join.
+    /// The ids of a chunk that is not one token.
+    #[inline]
+    fn merge(&self, chunk: &[u8], out: &mut Vec<u32>) {
+        if chunk.len() < LONG_CHUNK {
+            self.merge_short(chunk, out);
+        } else {
+            self.merge_long(chunk, out);
+        }
+    }
+
+    /// tiktoken's flat scan, for chunks shorter than [`LONG_CHUNK`]: repeatedly join the
+    /// adjacent parts whose joined bytes have the lowest rank (the leftmost among equals).
     fn merge_short(&self, chunk: &[u8], out: &mut Vec<u32>) {
+        // Arrays sized to the chunk, so that the common short chunk initialises little.
+        match chunk.len() {
+            0..=16 => self.merge_flat::<17>(chunk, out),
+            17..=48 => self.merge_flat::<49>(chunk, out),
+            _ => self.merge_flat::<LONG_CHUNK>(chunk, out),
+        }
+    }
+
+    /// The flat scan with arrays of `N > chunk.len()` entries on the stack, indexed by the
+    /// byte where a part starts: a live part at `i` ends at `next[i]` (a byte; the chunk
+    /// is shorter than 256), follows the part at `prev[i]`, is the token `token[i]`, and
+    /// joins the next part into the rank `joined[i]`. Bytes inside a part are dead and
+    /// hold `joined == NONE`, so finding the next join is a minimum over the whole array,
+    /// which vectorises, and a join moves nothing.
+    #[inline(always)]
+    fn merge_flat<const N: usize>(&self, chunk: &[u8], out: &mut Vec<u32>) {
         let n = chunk.len();
-        debug_assert!((2..LONG_CHUNK).contains(&n));
-        let mut start = [0u8; LONG_CHUNK];
-        let mut token = [0u32; LONG_CHUNK];
-        let mut joined = [NONE; LONG_CHUNK];
+        debug_assert!(n >= 2 && n < N && N <= 256);
+        let mut next = [0u8; N];
+        let mut prev = [0u8; N];
+        let mut token = [0u32; N];
+        let mut joined = [NONE; N];
         for i in 0..n {
-            start[i] = i as u8;
+            next[i] = (i + 1) as u8;
+            prev[i] = i.wrapping_sub(1) as u8;
             token[i] = self.ranks.byte(chunk[i]);
         }
-        start[n] = n as u8;
         for i in 0..n - 1 {
             joined[i] = self.ranks.pair(chunk[i], chunk[i + 1]);
         }
-        let mut len = n;
         loop {
-            let (mut best, mut at) = (NONE, 0);
-            for (i, &r) in joined[..len - 1].iter().enumerate() {
-                if r < best {
-                    best = r;
-                    at = i;
-                }
-            }
+            let best = joined[..n].iter().copied().fold(NONE, u32::min);
             if best == NONE {
                 break;
             }
-            // Part `at` absorbs part `at + 1`.
+            let at = joined[..n].iter().position(|&r| r == best).unwrap_or(0);
+            // The part at `at` absorbs the next one, which ends at `end`.
+            let absorbed = next[at] as usize;
+            let end = next[absorbed] as usize;
             token[at] = best;
-            for k in at + 1..len - 1 {
-                token[k] = token[k + 1];
-                joined[k] = joined[k + 1];
-            }
-            for k in at + 1..len {
-                start[k] = start[k + 1];
-            }
-            len -= 1;
-            let span = |i: usize| &chunk[start[i] as usize..start[i + 2] as usize];
-            joined[at] = if at + 1 < len {
-                self.ranks.get(span(at))
+            joined[absorbed] = NONE;
+            next[at] = end as u8;
+            joined[at] = if end < n {
+                prev[end] = at as u8;
+                self.ranks.get(&chunk[at..next[end] as usize])
             } else {
                 NONE
             };
             if at > 0 {
-                joined[at - 1] = self.ranks.get(span(at - 1));
+                let p = prev[at] as usize;
+                joined[p] = self.ranks.get(&chunk[p..end]);
             }
         }
-        out.extend_from_slice(&token[..len]);
+        let mut i = 0;
+        while i < n {
+            out.push(token[i]);
+            i = next[i] as usize;
+        }
     }
 
     /// The same merges as [`Encoder::merge_short`], for long chunks: parts in a linked list,

@@ -40,9 +40,25 @@ const EMPTY: Entry = Entry {
     ids: [0; MAX_IDS],
 };
 
+/// Slots for chunks that do not fit an [`Entry`]: fewer, since such chunks are rarer, but
+/// each saves a long merge (a 40-byte chunk costs a hundred lookups).
+const LONG_ENTRIES: usize = 2048;
+/// The longest chunk kept in a long slot.
+const MAX_LONG_KEY: usize = 256;
+
+/// A cached chunk too long for an [`Entry`], or with too many ids. Its buffers are reused
+/// by the chunks that later take its slot, so a warm cache allocates nothing.
+#[derive(Default)]
+struct LongEntry {
+    epoch: u32,
+    key: Vec<u8>,
+    ids: Vec<u32>,
+}
+
 /// The cache of one thread.
 pub(crate) struct ChunkCache {
     entries: Box<[Entry]>,
+    long: Box<[LongEntry]>,
     /// The encoder the current entries belong to.
     owner: u64,
     /// Entries of this epoch are current; it starts at 1 and moves on with each new owner.
@@ -66,6 +82,7 @@ pub(crate) fn with_cache<R>(owner: u64, f: impl FnOnce(Option<&mut ChunkCache>) 
         Ok(mut slot) => {
             let cache = slot.get_or_insert_with(|| ChunkCache {
                 entries: vec![EMPTY; ENTRIES].into_boxed_slice(),
+                long: (0..LONG_ENTRIES).map(|_| LongEntry::default()).collect(),
                 owner,
                 epoch: 1,
             });
@@ -76,6 +93,7 @@ pub(crate) fn with_cache<R>(owner: u64, f: impl FnOnce(Option<&mut ChunkCache>) 
                     // After 2^32 - 1 changes of owner the epochs come round again: forget
                     // everything so that no old entry can pass for a current one.
                     cache.entries.fill(EMPTY);
+                    cache.long.iter_mut().for_each(|e| e.epoch = 0);
                     cache.epoch = 1;
                 }
             }
@@ -94,20 +112,35 @@ impl ChunkCache {
     /// The cached ids of `chunk`, if they are there.
     #[inline]
     pub(crate) fn get(&self, chunk: &[u8]) -> Option<&[u32]> {
-        if chunk.len() > MAX_KEY {
+        if chunk.len() <= MAX_KEY {
+            let e = &self.entries[Self::slot(chunk)];
+            if e.epoch == self.epoch
+                && e.key_len as usize == chunk.len()
+                && &e.key[..chunk.len()] == chunk
+            {
+                return Some(&e.ids[..e.n_ids as usize]);
+            }
+        }
+        if chunk.len() > MAX_LONG_KEY {
             return None;
         }
-        let e = &self.entries[Self::slot(chunk)];
-        (e.epoch == self.epoch
-            && e.key_len as usize == chunk.len()
-            && &e.key[..chunk.len()] == chunk)
-            .then(|| &e.ids[..e.n_ids as usize])
+        let e = &self.long[Self::slot(chunk) & (LONG_ENTRIES - 1)];
+        (e.epoch == self.epoch && e.key == chunk).then_some(e.ids.as_slice())
     }
 
-    /// Keeps the ids of `chunk`, if both are short enough.
+    /// Keeps the ids of `chunk`, unless it is longer than [`MAX_LONG_KEY`].
     #[inline]
     pub(crate) fn put(&mut self, chunk: &[u8], ids: &[u32]) {
         if chunk.len() > MAX_KEY || ids.len() > MAX_IDS {
+            if chunk.len() <= MAX_LONG_KEY {
+                let epoch = self.epoch;
+                let e = &mut self.long[Self::slot(chunk) & (LONG_ENTRIES - 1)];
+                e.epoch = epoch;
+                e.key.clear();
+                e.key.extend_from_slice(chunk);
+                e.ids.clear();
+                e.ids.extend_from_slice(ids);
+            }
             return;
         }
         let epoch = self.epoch;

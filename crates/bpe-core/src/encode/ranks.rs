@@ -44,11 +44,15 @@ fn pack(b: &[u8]) -> u64 {
 
 use hashbrown::HashTable;
 
-/// A long token: the high half of its hash and its rank ([`NONE`]: an empty slot).
+/// A long token: the high half of its hash, its rank ([`NONE`]: an empty slot), and where
+/// its bytes are (so a lookup reads them without going through `starts`).
 #[derive(Clone, Copy)]
+#[repr(C, align(16))]
 struct LongSlot {
     tag: u32,
     rank: u32,
+    start: u32,
+    len: u32,
 }
 
 /// Token bytes to rank, and rank to token bytes. Immutable once built.
@@ -109,7 +113,13 @@ impl RankTable {
         let n_long = tokens.len() - n_short;
         let mut short = HashTable::with_capacity(n_short);
         let mut eight = HashTable::new();
-        let mut long = vec![LongSlot { tag: 0, rank: NONE }; capacity(n_long)].into_boxed_slice();
+        let empty = LongSlot {
+            tag: 0,
+            rank: NONE,
+            start: 0,
+            len: 0,
+        };
+        let mut long = vec![empty; capacity(n_long)].into_boxed_slice();
         let mut pairs = vec![NONE; 1 << 16].into_boxed_slice();
         let mut bytes_rank = [NONE; 256];
         let mut bytes = Vec::with_capacity(tokens.iter().map(Vec::len).sum());
@@ -142,6 +152,9 @@ impl RankTable {
                 long[i] = LongSlot {
                     tag: (h >> 32) as u32,
                     rank,
+                    start: u32::try_from(bytes.len() - t.len())
+                        .expect("a vocabulary of under 4 GB of token bytes"),
+                    len: t.len() as u32,
                 };
             }
         }
@@ -223,15 +236,33 @@ impl RankTable {
             if slot.rank == NONE {
                 return NONE;
             }
-            if slot.tag == tag {
-                let r = slot.rank as usize;
-                if &self.bytes[self.starts[r]..self.starts[r + 1]] == b {
+            if slot.tag == tag && slot.len as usize == b.len() {
+                let start = slot.start as usize;
+                if same_bytes(&self.bytes[start..start + b.len()], b) {
                     return slot.rank;
                 }
             }
             i = (i + 1) & mask;
         }
     }
+}
+
+/// Whether `a` and `b` (of the same length, over 8 bytes) are equal, compared 8 bytes at a
+/// time inline: most are under 17 bytes, where a call to `memcmp` costs more than the work.
+#[inline(always)]
+fn same_bytes(a: &[u8], b: &[u8]) -> bool {
+    debug_assert!(a.len() == b.len() && a.len() > 8);
+    let word = |s: &[u8], i: usize| u64::from_le_bytes(s[i..i + 8].try_into().unwrap());
+    let n = a.len();
+    let mut i = 0;
+    while i + 8 < n {
+        if word(a, i) != word(b, i) {
+            return false;
+        }
+        i += 8;
+    }
+    // The last 8 bytes, overlapping what was already compared.
+    word(a, n - 8) == word(b, n - 8)
 }
 
 /// A hash of any non-empty byte string, for the chunk cache.
