@@ -19,6 +19,7 @@ use rustc_hash::FxBuildHasher;
 use smallvec::SmallVec;
 use std::collections::{BTreeMap, BinaryHeap};
 use std::ops::Deref;
+use std::sync::Mutex;
 
 /// A pair of adjacent token ids.
 pub type Pair = (u32, u32);
@@ -207,7 +208,15 @@ pub fn learn_merges<C: Deref<Target = [u8]>>(
     let mut queue = Queue::new(&stats);
 
     let mut merges = Vec::with_capacity(n_merges as usize);
-    let mut deltas = Deltas::default();
+    let ids = 256 + n_merges as usize;
+    let mut deltas = Deltas::new(ids);
+    // One set of deltas per worker thread, kept from merge to merge (they are cleared as
+    // they are applied), for the merges that run on every core.
+    let per_thread: Vec<Mutex<Deltas>> = if threads > 1 {
+        (0..threads).map(|_| Mutex::new(Deltas::new(ids))).collect()
+    } else {
+        Vec::new()
+    };
     while merges.len() < n_merges as usize {
         let Some((count, key)) = queue.pop(&stats) else {
             break;
@@ -230,13 +239,17 @@ pub fn learn_merges<C: Deref<Target = [u8]>>(
         debug_assert!(occurrences.windows(2).all(|w| w[0] < w[1]));
         let merge = Merge { a, b, new };
         if occurrences.len() >= PARALLEL_WORDS && threads > 1 {
-            let mut run = || merge_parallel(&mut words, &occurrences, merge);
-            deltas = match pool {
-                Some(pool) => pool.install(run),
+            let mut run = || merge_parallel(&mut words, &occurrences, merge, &per_thread);
+            match pool {
+                Some(pool) => pool.install(&mut run),
                 None => run(),
             };
+            for d in &per_thread {
+                deltas.absorb(&mut d.lock().unwrap_or_else(|e| e.into_inner()));
+            }
+            // Threads took slices in any order: restore each list's increasing order.
+            deltas.sort_words();
         } else {
-            deltas.clear();
             for (i, &w) in occurrences.iter().enumerate() {
                 words.prefetch(occurrences.get(i + 24), occurrences.get(i + 12));
                 let word = &mut words.words[w as usize];
@@ -247,27 +260,7 @@ pub fn learn_merges<C: Deref<Target = [u8]>>(
         }
         // Pairs that merge created, then pairs it diminished (never the same: a created
         // pair contains the new id, a diminished one does not).
-        for (p, (c, ws)) in deltas.added.drain() {
-            queue.push(c, p);
-            stats.insert(
-                p,
-                PairStat {
-                    count: c,
-                    words: ws,
-                },
-            );
-        }
-        for (p, c) in deltas.removed.drain() {
-            if let hashbrown::hash_map::Entry::Occupied(mut e) = stats.entry(p) {
-                e.get_mut().count -= c;
-                // A pair whose count reaches zero is gone for good (a pair is only ever
-                // created by the merge that makes its newer id), so it leaves the table,
-                // keeping lookups in cache.
-                if e.get().count == 0 {
-                    e.remove();
-                }
-            }
-        }
+        deltas.apply(merge, &mut stats, &mut queue);
         debug_assert!(!stats.contains_key(&key));
         let done = merges.len() as u32;
         if !progress(MergeProgress {
@@ -292,95 +285,204 @@ struct Merge {
     new: u32,
 }
 
-/// What one merge does to the pair table, gathered in small tables before it is applied:
-/// a merge touches a few hundred distinct pairs but updates them hundreds of thousands of
-/// times, and the small tables stay in cache where the large one would not.
-#[derive(Default)]
-struct Deltas {
-    /// Occurrences removed from existing pairs, weighted by word count.
-    removed: Map<u64, u64>,
-    /// Pairs created (they contain the new id), with their counts and words.
-    added: Map<u64, (u64, SmallVec<[u32; 2]>)>,
+/// Counts by the id on the other side of a pair whose one side the merge fixes, with the
+/// ids touched so far (so clearing costs what was used, not the whole table).
+struct Side {
+    count: Vec<u64>,
+    touched: Vec<u32>,
 }
 
-impl Deltas {
-    fn clear(&mut self) {
-        self.removed.clear();
-        self.added.clear();
+impl Side {
+    fn new(ids: usize) -> Self {
+        Side {
+            count: vec![0; ids],
+            touched: Vec::new(),
+        }
     }
 
     #[inline(always)]
-    fn remove(&mut self, p: u64, n: u64) {
-        *self.removed.entry(p).or_insert(0) += n;
+    fn add(&mut self, id: u32, n: u64) -> bool {
+        let c = &mut self.count[id as usize];
+        let first = *c == 0;
+        if first {
+            self.touched.push(id);
+        }
+        *c += n;
+        first
+    }
+}
+
+/// [`Side`] for created pairs, which also keep the words they occur in.
+struct Created {
+    side: Side,
+    words: Vec<SmallVec<[u32; 2]>>,
+}
+
+impl Created {
+    fn new(ids: usize) -> Self {
+        Created {
+            side: Side::new(ids),
+            words: (0..ids).map(|_| SmallVec::new()).collect(),
+        }
     }
 
     #[inline(always)]
-    fn add(&mut self, p: u64, n: u64, w: u32) {
-        let (count, words) = self.added.entry(p).or_default();
-        *count += n;
+    fn add(&mut self, id: u32, n: u64, w: u32) {
+        self.side.add(id, n);
+        let words = &mut self.words[id as usize];
         if words.last() != Some(&w) {
             words.push(w);
         }
     }
+}
 
-    /// Combines the deltas of two runs over consecutive slices of a word list (this one
-    /// first), so word lists stay in increasing order.
-    fn absorb(mut self, other: Deltas) -> Deltas {
-        for (p, n) in other.removed {
-            *self.removed.entry(p).or_insert(0) += n;
+/// What one merge of `(a, b)` into `new` does to the pair table, gathered before it is
+/// applied. Every pair it touches has a fixed side: it removes `(x, a)`, `(a, b)` and
+/// `(b, y)` and creates `(x, new)`, `(new, y)` and `(new, new)`; so each kind is a dense
+/// table indexed by the other id. A merge updates a few hundred distinct pairs hundreds of
+/// thousands of times, and these updates cost an array access instead of a hash lookup.
+struct Deltas {
+    removed_left: Side,
+    removed_right: Side,
+    removed_pair: u64,
+    created_left: Created,
+    created_right: Created,
+}
+
+impl Deltas {
+    fn new(ids: usize) -> Self {
+        Deltas {
+            removed_left: Side::new(ids),
+            removed_right: Side::new(ids),
+            removed_pair: 0,
+            created_left: Created::new(ids),
+            created_right: Created::new(ids),
         }
-        for (p, (n, ws)) in other.added {
-            let (count, words) = self.added.entry(p).or_default();
-            *count += n;
-            words.extend(ws);
+    }
+
+    /// Adds another thread's deltas for the same merge to these, leaving the other empty.
+    fn absorb(&mut self, other: &mut Deltas) {
+        for (mine, theirs) in [
+            (&mut self.removed_left, &mut other.removed_left),
+            (&mut self.removed_right, &mut other.removed_right),
+        ] {
+            for id in theirs.touched.drain(..) {
+                mine.add(id, std::mem::take(&mut theirs.count[id as usize]));
+            }
         }
-        self
+        self.removed_pair += std::mem::take(&mut other.removed_pair);
+        for (mine, theirs) in [
+            (&mut self.created_left, &mut other.created_left),
+            (&mut self.created_right, &mut other.created_right),
+        ] {
+            for id in theirs.side.touched.drain(..) {
+                let i = id as usize;
+                mine.side.add(id, std::mem::take(&mut theirs.side.count[i]));
+                let words = std::mem::take(&mut theirs.words[i]);
+                mine.words[i].extend(words);
+            }
+        }
+    }
+
+    /// Puts each created pair's words in increasing order (after a parallel merge).
+    fn sort_words(&mut self) {
+        for created in [&mut self.created_left, &mut self.created_right] {
+            for &id in &created.side.touched {
+                created.words[id as usize].sort_unstable();
+            }
+        }
+    }
+
+    /// Applies the deltas to the pair table and the queue, and clears them.
+    fn apply(&mut self, m: Merge, stats: &mut Map<u64, PairStat>, queue: &mut Queue) {
+        let Merge { a, b, new } = m;
+        for (created, key) in [
+            (
+                &mut self.created_left,
+                (|x, new| pack(x, new)) as fn(u32, u32) -> u64,
+            ),
+            (&mut self.created_right, |y, new| pack(new, y)),
+        ] {
+            for id in created.side.touched.drain(..) {
+                let i = id as usize;
+                let count = std::mem::take(&mut created.side.count[i]);
+                let words = std::mem::take(&mut created.words[i]);
+                let p = key(id, new);
+                queue.push(count, p);
+                stats.insert(p, PairStat { count, words });
+            }
+        }
+        let mut remove = |p: u64, c: u64| {
+            if let hashbrown::hash_map::Entry::Occupied(mut e) = stats.entry(p) {
+                e.get_mut().count -= c;
+                // A pair whose count reaches zero is gone for good (a pair is only ever
+                // created by the merge that makes its newer id), so it leaves the table,
+                // keeping lookups in cache.
+                if e.get().count == 0 {
+                    e.remove();
+                }
+            }
+        };
+        for id in self.removed_left.touched.drain(..) {
+            remove(
+                pack(id, a),
+                std::mem::take(&mut self.removed_left.count[id as usize]),
+            );
+        }
+        for id in self.removed_right.touched.drain(..) {
+            remove(
+                pack(b, id),
+                std::mem::take(&mut self.removed_right.count[id as usize]),
+            );
+        }
+        remove(pack(a, b), std::mem::take(&mut self.removed_pair));
     }
 }
 
 /// Replaces the non-overlapping occurrences of `(a, b)` in one word (its symbols `sym`,
 /// counted `n` times) by `new`, left to right, in place; records what each replacement
-/// removes (`(a, b)` and the pairs it formed with its neighbours) and adds (the pairs `new`
-/// forms with them). Returns the word's new length.
+/// removes (`(a, b)` and the pairs it formed with its neighbours) and creates (the pairs
+/// `new` forms with them). Returns the word's new length.
 #[inline(always)]
 fn merge_word(sym: &mut [u32], n: u64, w: u32, m: Merge, d: &mut Deltas) -> u32 {
     let Merge { a, b, new } = m;
     let len = sym.len();
-    // The pair `new` forms with the symbol after a replacement is added only once the next
-    // symbol is known: if that symbol starts another replacement, the pair is `(new, a)`,
-    // which the next replacement would remove again, so it is never added.
-    let mut pending: Option<u64> = None;
+    // The pair `new` forms with the symbol after a replacement is created only once the
+    // next symbol is known: if that symbol starts another replacement, the pair is
+    // `(new, a)`, which the next replacement would remove again, so it is never created;
+    // `(new, new)` is created instead (as a left pair with `x = new`).
+    let mut pending: Option<u32> = None;
     let (mut r, mut o) = (0, 0);
     while r < len {
         if r + 1 < len && sym[r] == a && sym[r + 1] == b {
             if o > 0 {
                 if pending.take().is_some() {
-                    d.add(pack(new, new), n, w);
+                    d.created_left.add(new, n, w);
                 } else {
                     let x = sym[o - 1];
-                    d.remove(pack(x, a), n);
-                    d.add(pack(x, new), n, w);
+                    d.removed_left.add(x, n);
+                    d.created_left.add(x, n, w);
                 }
             }
-            d.remove(pack(a, b), n);
+            d.removed_pair += n;
             if r + 2 < len {
-                d.remove(pack(b, sym[r + 2]), n);
-                pending = Some(pack(new, sym[r + 2]));
+                d.removed_right.add(sym[r + 2], n);
+                pending = Some(sym[r + 2]);
             }
             sym[o] = new;
             o += 1;
             r += 2;
         } else {
-            if let Some(p) = pending.take() {
-                d.add(p, n, w);
+            if let Some(y) = pending.take() {
+                d.created_right.add(y, n, w);
             }
             sym[o] = sym[r];
             o += 1;
             r += 1;
         }
     }
-    if let Some(p) = pending {
-        d.add(p, n, w);
+    if let Some(y) = pending {
+        d.created_right.add(y, n, w);
     }
     o as u32
 }
@@ -411,29 +513,26 @@ impl Arena {
     }
 }
 
-/// [`merge_word`] over a long word list on every core, each thread with its own deltas.
-fn merge_parallel(words: &mut Words, occurrences: &[u32], m: Merge) -> Deltas {
+/// [`merge_word`] over a long word list on every core, each thread into its own deltas.
+fn merge_parallel(words: &mut Words, occurrences: &[u32], m: Merge, per_thread: &[Mutex<Deltas>]) {
     let arena = Arena {
         symbols: words.symbols.as_mut_ptr(),
         words: words.words.as_mut_ptr(),
     };
     let n_words = words.words.len();
-    let per_thread = occurrences.len().div_ceil(rayon::current_num_threads() * 4);
-    occurrences
-        .par_chunks(per_thread)
-        .map(|slice| {
-            let mut d = Deltas::default();
-            for &w in slice {
-                assert!((w as usize) < n_words);
-                // SAFETY: a word appears at most once in a pair's list (a pair gains words
-                // only in the merge that creates it, once each), so no two threads touch
-                // the same word, and every word's symbols lie inside the arena.
-                let (word, sym) = unsafe { arena.word(w) };
-                word.len = merge_word(sym, word.count, w, m, &mut d);
-            }
-            d
-        })
-        .reduce(Deltas::default, Deltas::absorb)
+    let per_job = occurrences.len().div_ceil(rayon::current_num_threads() * 4);
+    occurrences.par_chunks(per_job).for_each(|slice| {
+        let slot = rayon::current_thread_index().unwrap_or(0) % per_thread.len();
+        let mut d = per_thread[slot].lock().unwrap_or_else(|e| e.into_inner());
+        for &w in slice {
+            assert!((w as usize) < n_words);
+            // SAFETY: a word appears at most once in a pair's list (a pair gains words only
+            // in the merge that creates it, once each), so no two threads touch the same
+            // word, and every word's symbols lie inside the arena.
+            let (word, sym) = unsafe { arena.word(w) };
+            word.len = merge_word(sym, word.count, w, m, &mut d);
+        }
+    });
 }
 
 /// The slow twin of [`learn_merges`]: recounts every pair at every step.
