@@ -387,3 +387,18 @@ def test_openai_vocabularies_on_long_runs(openai_pair):
         "中" * 5000,
     ]:
         assert enc.encode_ordinary(text) == twin.encode_ordinary(text), repr(text[:40])
+
+
+def test_large_batches_are_encoded_in_overlapping_groups_and_stay_in_order(openai_pair):
+    # Over 2 * _GROUP texts: encoded in groups by a helper thread while this thread converts.
+    from libbpe import _ffi
+
+    enc, twin = openai_pair
+    texts = generated_texts(3, 4 * _ffi._GROUP + 7, [])
+    for threads in (1, 2):
+        assert enc.encode_ordinary_batch(texts, num_threads=threads) == [
+            twin.encode_ordinary(t) for t in texts
+        ]
+    assert enc.encode_batch(texts, allowed_special="all") == [
+        twin.encode(t, allowed_special="all") for t in texts
+    ]
