@@ -462,7 +462,7 @@ def _ids_list(ids, n: int) -> list[int]:
 # Texts per native call when a batch is encoded in groups (see Encoder.encode_ordinary_batch):
 # small enough that the first and last groups, which do not overlap, are a small part of the
 # work; large enough that a call's fixed cost does not count.
-_GROUP = 128
+_GROUP = 512
 
 
 def _unpack_batch(out) -> list[list[int]]:
