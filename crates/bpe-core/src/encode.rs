@@ -52,7 +52,7 @@ impl Encoder {
         let pretokenizer = Pretokenizer::new(vocab.pattern())?;
         Ok(Encoder {
             pretokenizer,
-            ranks: RankTable::new(vocab.tokens()),
+            ranks: RankTable::new(vocab.tokens())?,
             cache_owner: cache::new_owner(),
             special_tokens: vocab.special_tokens().to_vec(),
             n_vocab: vocab.n_vocab(),

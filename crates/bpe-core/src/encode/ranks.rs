@@ -8,6 +8,8 @@
 //! with the concatenated token bytes only when the tag matches. Two-byte strings, the first
 //! lookups of every merge, have a direct table.
 
+use crate::error::{Error, Result};
+
 /// The rank of bytes that are not a token.
 pub(crate) const NONE: u32 = u32::MAX;
 
@@ -107,8 +109,9 @@ fn capacity(n: usize) -> usize {
 
 impl RankTable {
     /// The table of `tokens`, where `tokens[r]` has rank `r`. Tokens are distinct and not
-    /// empty (the vocabulary checks both).
-    pub(crate) fn new(tokens: &[Vec<u8>]) -> Self {
+    /// empty (the vocabulary checks both). Fails only if the tokens hold 4 GB of bytes or
+    /// more, which positions in the table cannot address.
+    pub(crate) fn new(tokens: &[Vec<u8>]) -> Result<Self> {
         let n_short = tokens.iter().filter(|t| t.len() <= 8).count();
         let n_long = tokens.len() - n_short;
         let mut short = HashTable::with_capacity(n_short);
@@ -152,14 +155,18 @@ impl RankTable {
                 long[i] = LongSlot {
                     tag: (h >> 32) as u32,
                     rank,
-                    start: u32::try_from(bytes.len() - t.len())
-                        .expect("a vocabulary of under 4 GB of token bytes"),
+                    start: u32::try_from(bytes.len() - t.len()).map_err(|_| {
+                        Error::Vocabulary(
+                            "the tokens hold 4 GB of bytes or more, more than an encoder can index"
+                                .into(),
+                        )
+                    })?,
                     len: t.len() as u32,
                 };
             }
         }
         starts.push(bytes.len());
-        RankTable {
+        Ok(RankTable {
             short,
             eight,
             long,
@@ -168,7 +175,7 @@ impl RankTable {
             bytes: bytes.into_boxed_slice(),
             starts: starts.into_boxed_slice(),
             max_len,
-        }
+        })
     }
 
     /// The number of ranks.
