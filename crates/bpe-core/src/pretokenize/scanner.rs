@@ -100,6 +100,27 @@ impl Scanner {
     #[inline(always)]
     fn letters(t: &Table, s: &[u8], mut j: usize) -> usize {
         while j < s.len() {
+            // Eight bytes at a time while they are ASCII letters (most text): a byte is one
+            // when, with its top bit cleared and lowercased, it lies in 0x61..=0x7a. With
+            // the top bits cleared, the additions cannot carry from one byte into the next.
+            if let Some(bytes) = s.get(j..j + 8) {
+                const LOW7: u64 = 0x7f7f_7f7f_7f7f_7f7f;
+                const TOP: u64 = 0x8080_8080_8080_8080;
+                let x = u64::from_le_bytes(bytes.try_into().unwrap());
+                let y = (x & LOW7) | 0x2020_2020_2020_2020;
+                let from_a = y.wrapping_add(0x1f1f_1f1f_1f1f_1f1f);
+                let past_z = y.wrapping_add(0x0505_0505_0505_0505);
+                let letter = from_a & !past_z & !x & TOP;
+                let other = !letter & TOP;
+                if other == 0 {
+                    j += 8;
+                    continue;
+                }
+                j += (other.trailing_zeros() / 8) as usize;
+                if s[j] < 0x80 {
+                    break;
+                }
+            }
             let b = s[j];
             if b < 0x80 {
                 if ASCII[b as usize] & LETTER == 0 {
