@@ -503,6 +503,24 @@ unsafe impl Send for Arena {}
 unsafe impl Sync for Arena {}
 
 impl Arena {
+    /// [`Words::prefetch`] through the raw pointers, for words of the caller's own slice.
+    #[inline(always)]
+    fn prefetch(&self, far: Option<&u32>, near: Option<&u32>, n_words: usize) {
+        #[cfg(target_arch = "x86_64")]
+        // SAFETY: the indices are checked against the number of words; prefetching is only
+        // a hint, and the one record read (`near`'s) belongs to the caller's slice.
+        unsafe {
+            use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
+            if let Some(&w) = far.filter(|&&w| (w as usize) < n_words) {
+                _mm_prefetch::<_MM_HINT_T0>(self.words.add(w as usize) as *const i8);
+            }
+            if let Some(&w) = near.filter(|&&w| (w as usize) < n_words) {
+                let start = (*self.words.add(w as usize)).start as usize;
+                _mm_prefetch::<_MM_HINT_T0>(self.symbols.add(start) as *const i8);
+            }
+        }
+    }
+
     /// Word `w`'s record and symbols.
     ///
     /// # Safety
@@ -529,8 +547,11 @@ fn merge_parallel(words: &mut Words, occurrences: &[u32], m: Merge, per_thread: 
     occurrences.par_chunks(per_job).for_each(|slice| {
         let slot = rayon::current_thread_index().unwrap_or(0) % per_thread.len();
         let mut d = per_thread[slot].lock().unwrap_or_else(|e| e.into_inner());
-        for &w in slice {
+        for (i, &w) in slice.iter().enumerate() {
             assert!((w as usize) < n_words);
+            // The words ahead are on this thread's slice too, so reading their records races
+            // with no other thread.
+            arena.prefetch(slice.get(i + 24), slice.get(i + 12), n_words);
             // SAFETY: a word appears at most once in a pair's list (a pair gains words only
             // in the merge that creates it, once each), so no two threads touch the same
             // word, and every word's symbols lie inside the arena.
