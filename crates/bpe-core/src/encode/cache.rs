@@ -43,8 +43,10 @@ const EMPTY: Entry = Entry {
 /// Slots for chunks that do not fit an [`Entry`]: fewer, since such chunks are rarer, but
 /// each saves a long merge (a 40-byte chunk costs a hundred lookups).
 const LONG_ENTRIES: usize = 2048;
-/// The longest chunk kept in a long slot.
+/// The longest chunk kept in a long slot, and the most ids: with the buffers' growth, a
+/// long slot holds at most about 1 KB, and a thread's cache at most about 3 MB.
 const MAX_LONG_KEY: usize = 256;
+const MAX_LONG_IDS: usize = 64;
 
 /// A cached chunk too long for an [`Entry`], or with too many ids. Its buffers are reused
 /// by the chunks that later take its slot, so a warm cache allocates nothing.
@@ -128,11 +130,12 @@ impl ChunkCache {
         (e.epoch == self.epoch && e.key == chunk).then_some(e.ids.as_slice())
     }
 
-    /// Keeps the ids of `chunk`, unless it is longer than [`MAX_LONG_KEY`].
+    /// Keeps the ids of `chunk`, unless it is longer than [`MAX_LONG_KEY`] or has more than
+    /// [`MAX_LONG_IDS`] ids.
     #[inline]
     pub(crate) fn put(&mut self, chunk: &[u8], ids: &[u32]) {
         if chunk.len() > MAX_KEY || ids.len() > MAX_IDS {
-            if chunk.len() <= MAX_LONG_KEY {
+            if chunk.len() <= MAX_LONG_KEY && ids.len() <= MAX_LONG_IDS {
                 let epoch = self.epoch;
                 let e = &mut self.long[Self::slot(chunk) & (LONG_ENTRIES - 1)];
                 e.epoch = epoch;
