@@ -207,8 +207,12 @@ pub fn learn_merges<C: Deref<Target = [u8]>>(
     }
     let mut queue = Queue::new(&stats);
 
-    let mut merges = Vec::with_capacity(n_merges as usize);
-    let ids = 256 + n_merges as usize;
+    // Each merge shortens some word by at least one symbol, so there can be no more merges
+    // than symbols: sizing by that bound, not by the request, keeps an absurd vocab size
+    // from allocating tables for ids that can never exist.
+    let possible = n_merges.min(words.symbols.len() as u32);
+    let mut merges = Vec::with_capacity(possible as usize);
+    let ids = 256 + possible as usize;
     let mut deltas = Deltas::new(ids);
     // One set of deltas per worker thread, kept from merge to merge (they are cleared as
     // they are applied), for the merges that run on every core.

@@ -118,3 +118,11 @@ fn a_million_spaces_through_the_regex_engine_is_counted_or_rejected_whole() {
         }
     }
 }
+
+#[test]
+fn a_huge_vocab_size_stops_early_without_allocating_for_it() {
+    let mut t = Trainer::new(GPT4_PATTERN, 0).unwrap();
+    t.feed(&[b"abab cdcd abab".as_slice()]).unwrap();
+    let v = t.train(u32::MAX, &[], &mut |_| true).unwrap();
+    assert!(v.len() < 300);
+}
