@@ -208,6 +208,7 @@ pub fn parse_tiktoken(data: &[u8]) -> Result<Vec<Vec<u8>>> {
     } else {
         data
     };
+    let lines = data.split(|&b| b == b'\n').count();
     let mut by_rank: Vec<Option<Vec<u8>>> = Vec::new();
     for (i, line) in data.split(|&b| b == b'\n').enumerate() {
         let lineno = i + 1;
@@ -227,8 +228,12 @@ pub fn parse_tiktoken(data: &[u8]) -> Result<Vec<Vec<u8>>> {
         let rank: usize = rank
             .parse()
             .map_err(|_| bad(&format!("bad rank {rank:?}")))?;
-        if rank > u32::MAX as usize / 2 {
-            return Err(bad(&format!("rank {rank} is too large")));
+        // Ranks are 0..n, one per line, so a rank past the number of lines is wrong, and
+        // checking it here keeps a bad rank from sizing the table.
+        if rank >= lines {
+            return Err(bad(&format!(
+                "rank {rank} is too large: the file has only {lines} lines, and ranks must be 0..n"
+            )));
         }
         if by_rank.len() <= rank {
             by_rank.resize(rank + 1, None);

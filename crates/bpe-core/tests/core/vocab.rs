@@ -37,12 +37,16 @@ fn round_trip_through_a_file() {
 
 #[test]
 fn malformed_lines_name_the_line() {
-    let cases: [(&[u8], &str); 5] = [
+    let cases: [(&[u8], &str); 6] = [
         (b"AA== 0\nAQ==\n", "line 2: expected two fields"),
         (b"AA== 0\n!!! 1\n", "line 2: bad base64"),
         (b"AA== zero\n", "line 1: bad rank"),
         (b"AA== 0\nAQ== 0\n", "line 2: rank 0 appears twice"),
-        (b"AA== 0\nAQ== 2\n", "rank 1 is missing"),
+        (b"AA== 0\nAQ== 1\nAg== 3\n", "rank 2 is missing"),
+        (
+            b"AA== 0\nAQ== 4000000000\n",
+            "line 2: rank 4000000000 is too large",
+        ),
     ];
     for (data, want) in cases {
         let e = parse_tiktoken(data).unwrap_err().to_string();
