@@ -22,7 +22,7 @@
 //! Both give exactly the chunks fancy-regex finds with their pattern; the differential tests
 //! in `tests/` and the `pretokenize` fuzz target hold them to that.
 
-use super::scanner::{decode, Scanner};
+use super::scanner::{decode, flags, run, Scanner};
 use super::unicode::{table, Table, LETTER, LOWER, MARK, NUMBER, OTHER_LETTER, SPACE, UPPER};
 
 /// tiktoken's o200k_base split pattern, verbatim.
@@ -76,38 +76,6 @@ impl O200kScanner {
             i = end;
         }
     }
-}
-
-/// Class bits of the char at byte `i`, the char, and its length.
-#[inline(always)]
-fn flags(t: &Table, s: &[u8], i: usize) -> (u8, char, usize) {
-    let b = s[i];
-    if b < 0x80 {
-        return (ASCII[b as usize], b as char, 1);
-    }
-    let (c, n) = decode(s, i);
-    (t.flags(c), c, n)
-}
-
-/// End of the run of chars with any of the `class` bits, from `j`.
-#[inline(always)]
-fn run(t: &Table, s: &[u8], mut j: usize, class: u8) -> usize {
-    while j < s.len() {
-        let b = s[j];
-        if b < 0x80 {
-            if ASCII[b as usize] & class == 0 {
-                break;
-            }
-            j += 1;
-        } else {
-            let (c, n) = decode(s, j);
-            if t.flags(c) & class == 0 {
-                break;
-            }
-            j += n;
-        }
-    }
-    j
 }
 
 /// `[upper]*[lower]+` from `j` as the backtracking engine resolves it, or `None` if it does
@@ -302,39 +270,4 @@ fn trailing_space(t: &Table, text: &str) -> usize {
         tail = i;
     }
     tail
-}
-
-/// Class bits of the ASCII chars, the same as the Unicode table gives them.
-static ASCII: [u8; 128] = {
-    let mut a = [0u8; 128];
-    let mut i = 0;
-    while i < 128 {
-        let c = i as u8;
-        a[i] = if c.is_ascii_uppercase() {
-            LETTER | UPPER
-        } else if c.is_ascii_lowercase() {
-            LETTER | LOWER
-        } else if c.is_ascii_digit() {
-            NUMBER
-        } else if matches!(c, b'\t' | b'\n' | 0x0B | 0x0C | b'\r' | b' ') {
-            SPACE
-        } else {
-            0
-        };
-        i += 1;
-    }
-    a
-};
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn ascii_table_agrees_with_unicode_table() {
-        let t = table();
-        for b in 0u8..128 {
-            assert_eq!(ASCII[b as usize], t.flags(b as char), "{:?}", b as char);
-        }
-    }
 }

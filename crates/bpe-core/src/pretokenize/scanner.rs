@@ -15,7 +15,7 @@
 //! is resolved the way the backtracking engine resolves it (see the comments below). The
 //! differential tests in `tests/` and the `pretokenize` fuzz target hold it to that.
 
-use super::unicode::{table, Table, LETTER, NUMBER, SPACE};
+use super::unicode::{table, Table, LETTER, LOWER, NUMBER, SPACE, UPPER};
 
 /// The scanner for one member of the family.
 #[derive(Clone, Copy, Debug)]
@@ -51,6 +51,30 @@ pub(crate) fn decode(s: &[u8], i: usize) -> (char, usize) {
     (unsafe { char::from_u32_unchecked(cp) }, n)
 }
 
+/// Class bits of the char at byte `i` of valid UTF-8, the char, and its length.
+#[inline(always)]
+pub(crate) fn flags(t: &Table, s: &[u8], i: usize) -> (u8, char, usize) {
+    let b = s[i];
+    if b < 0x80 {
+        return (ASCII[b as usize], b as char, 1);
+    }
+    let (c, n) = decode(s, i);
+    (t.flags(c), c, n)
+}
+
+/// End of the run of chars that have any of the `class` bits, from byte `j`.
+#[inline(always)]
+pub(crate) fn run(t: &Table, s: &[u8], mut j: usize, class: u8) -> usize {
+    while j < s.len() {
+        let (f, _, n) = flags(t, s, j);
+        if f & class == 0 {
+            break;
+        }
+        j += n;
+    }
+    j
+}
+
 impl Scanner {
     /// A scanner for the GPT-4 pattern with numbers split in runs of at most `max_digits`.
     pub fn new(max_digits: usize) -> Self {
@@ -84,16 +108,6 @@ impl Scanner {
             f(unsafe { text.get_unchecked(i..end) });
             i = end;
         }
-    }
-
-    #[inline(always)]
-    fn flags(t: &Table, s: &[u8], i: usize) -> (u8, char, usize) {
-        let b = s[i];
-        if b < 0x80 {
-            return (ASCII[b as usize], b as char, 1);
-        }
-        let (c, n) = decode(s, i);
-        (t.flags(c), c, n)
     }
 
     /// End of the run of letters starting at `j`.
@@ -142,7 +156,7 @@ impl Scanner {
     #[inline(always)]
     fn chunk_end(&self, t: &Table, s: &[u8], i: usize) -> usize {
         let len = s.len();
-        let (f, c, n) = Self::flags(t, s, i);
+        let (f, c, n) = flags(t, s, i);
 
         // '(?i:[sdmt]|ll|ve|re)
         if c == '\'' && i + 1 < len {
@@ -165,7 +179,7 @@ impl Scanner {
             return Self::letters(t, s, i + n);
         }
         if f & NUMBER == 0 && c != '\r' && c != '\n' && i + n < len {
-            let (f1, _, n1) = Self::flags(t, s, i + n);
+            let (f1, _, n1) = flags(t, s, i + n);
             if f1 & LETTER != 0 {
                 return Self::letters(t, s, i + n + n1);
             }
@@ -176,7 +190,7 @@ impl Scanner {
             let mut j = i + n;
             let mut k = 1;
             while k < self.max_digits && j < len {
-                let (f1, _, n1) = Self::flags(t, s, j);
+                let (f1, _, n1) = flags(t, s, j);
                 if f1 & NUMBER == 0 {
                     break;
                 }
@@ -191,11 +205,11 @@ impl Scanner {
         // itself is not punctuation: either way the alternative fails.
         let start = if c == ' ' { i + 1 } else { i };
         if start < len {
-            let (f1, _, _) = Self::flags(t, s, start);
+            let (f1, _, _) = flags(t, s, start);
             if f1 & (SPACE | LETTER | NUMBER) == 0 {
                 let mut j = start;
                 while j < len {
-                    let (f2, _, n2) = Self::flags(t, s, j);
+                    let (f2, _, n2) = flags(t, s, j);
                     if f2 & (SPACE | LETTER | NUMBER) != 0 {
                         break;
                     }
@@ -215,7 +229,7 @@ impl Scanner {
         let mut after_newline = if c == '\r' || c == '\n' { i + 1 } else { 0 };
         let mut last_start = i;
         while j < len {
-            let (f1, c1, n1) = Self::flags(t, s, j);
+            let (f1, c1, n1) = flags(t, s, j);
             if f1 & SPACE == 0 {
                 break;
             }
@@ -245,7 +259,7 @@ impl Scanner {
     #[inline(always)]
     fn chunk_end_gpt2(t: &Table, s: &[u8], i: usize) -> usize {
         let len = s.len();
-        let (f, c, n) = Self::flags(t, s, i);
+        let (f, c, n) = flags(t, s, i);
 
         // 's|'t|'re|'ve|'m|'ll|'d : case-sensitive, ASCII only.
         if c == '\'' && i + 1 < len {
@@ -264,7 +278,7 @@ impl Scanner {
         let (f0, _, n0) = if start == i {
             (f, c, n)
         } else {
-            Self::flags(t, s, start)
+            flags(t, s, start)
         };
         let class = if f0 & LETTER != 0 {
             Some(LETTER)
@@ -278,7 +292,7 @@ impl Scanner {
         if let Some(class) = class {
             let mut j = start + n0;
             while j < len {
-                let (f1, _, n1) = Self::flags(t, s, j);
+                let (f1, _, n1) = flags(t, s, j);
                 let same = if class == 0 {
                     f1 & (LETTER | NUMBER | SPACE) == 0
                 } else {
@@ -297,7 +311,7 @@ impl Scanner {
         let mut j = i + n;
         let mut last_start = i;
         while j < len {
-            let (f1, _, n1) = Self::flags(t, s, j);
+            let (f1, _, n1) = flags(t, s, j);
             if f1 & SPACE == 0 {
                 break;
             }
@@ -333,7 +347,7 @@ impl Scanner {
             let mut prev_letter = false;
             let mut found = None;
             while j < s.len() {
-                let (f, _, n) = Self::flags(t, s, j);
+                let (f, _, n) = flags(t, s, j);
                 let letter = f & LETTER != 0;
                 if prev_letter && !letter {
                     found = Some(j);
@@ -354,14 +368,17 @@ impl Scanner {
     }
 }
 
-/// Class bits of the ASCII chars, the same as the Unicode table gives them.
-static ASCII: [u8; 128] = {
+/// Class bits of the ASCII chars, the same as the Unicode table gives them (a static the
+/// compiler can index without going through the table).
+pub(crate) static ASCII: [u8; 128] = {
     let mut a = [0u8; 128];
     let mut i = 0;
     while i < 128 {
         let c = i as u8;
-        a[i] = if c.is_ascii_alphabetic() {
-            LETTER
+        a[i] = if c.is_ascii_uppercase() {
+            LETTER | UPPER
+        } else if c.is_ascii_lowercase() {
+            LETTER | LOWER
         } else if c.is_ascii_digit() {
             NUMBER
         } else if matches!(c, b'\t' | b'\n' | 0x0B | 0x0C | b'\r' | b' ') {
@@ -383,11 +400,7 @@ mod tests {
         let t = table();
         for b in 0u8..128 {
             let c = b as char;
-            assert_eq!(
-                ASCII[b as usize],
-                t.flags(c) & (LETTER | NUMBER | SPACE),
-                "{c:?}"
-            );
+            assert_eq!(ASCII[b as usize], t.flags(c), "{c:?}");
         }
     }
 }
