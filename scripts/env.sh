@@ -17,3 +17,10 @@ if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
     echo "$want" > "$stamp"
 fi
 export PYTHON
+
+# Builds libbpe from this tree (maturin, through pip) and installs it into the venv, so
+# what runs is what is checked out.
+install_libbpe() {
+    echo "==> building and installing libbpe into .venv" >&2
+    "$PYTHON" -m pip install -q --no-deps --force-reinstall "$ROOT"
+}
