@@ -22,7 +22,7 @@
 //! Both give exactly the chunks fancy-regex finds with their pattern; the differential tests
 //! in `tests/` and the `pretokenize` fuzz target hold them to that.
 
-use super::scanner::{decode, flags, run, Scanner};
+use super::scanner::{decode, flags, run, run_not, whitespace_end, Scanner};
 use super::unicode::{table, Table, LETTER, LOWER, MARK, NUMBER, OTHER_LETTER, SPACE, UPPER};
 
 /// tiktoken's o200k_base split pattern, verbatim.
@@ -189,43 +189,7 @@ fn chunk_end(t: &Table, s: &[u8], i: usize) -> usize {
     // `\s*[\r\n]+` ends at the last CR/LF of the run just as `\s*[\r\n]` does (the greedy
     // `\s*` backs off to the last CR/LF, and `[\r\n]+` cannot go past it).
     debug_assert!(f & SPACE != 0);
-    let mut j = i + n;
-    let mut after_newline = if c == '\r' || c == '\n' { i + 1 } else { 0 };
-    let mut last_start = i;
-    while j < len {
-        let (f1, c1, n1) = flags(t, s, j);
-        if f1 & SPACE == 0 {
-            break;
-        }
-        if c1 == '\r' || c1 == '\n' {
-            after_newline = j + 1;
-        }
-        last_start = j;
-        j += n1;
-    }
-    if after_newline != 0 {
-        return after_newline;
-    }
-    if j == len {
-        return j;
-    }
-    if last_start > i {
-        return last_start;
-    }
-    j
-}
-
-/// End of the run of chars with none of the `class` bits, from `j`.
-#[inline(always)]
-fn run_not(t: &Table, s: &[u8], mut j: usize, class: u8) -> usize {
-    while j < s.len() {
-        let (f, _, n) = flags(t, s, j);
-        if f & class != 0 {
-            break;
-        }
-        j += n;
-    }
-    j
+    whitespace_end(t, s, i, c, n, true)
 }
 
 /// A scanner of [`super::scanner`] under tiktoken's `\s++$`: the first chunk that would

@@ -75,6 +75,64 @@ pub(crate) fn run(t: &Table, s: &[u8], mut j: usize, class: u8) -> usize {
     j
 }
 
+/// End of the run of chars with none of the `class` bits, from byte `j`.
+#[inline(always)]
+pub(crate) fn run_not(t: &Table, s: &[u8], mut j: usize, class: u8) -> usize {
+    while j < s.len() {
+        let (f, _, n) = flags(t, s, j);
+        if f & class != 0 {
+            break;
+        }
+        j += n;
+    }
+    j
+}
+
+/// The end of the whitespace chunk starting at byte `i` (whose char is `c`, `n` bytes
+/// long), once no other alternative matched: the patterns' tails
+/// `\s*[\r\n]|\s+(?!\S)|\s+` (with `newlines`; o200k's `\s*[\r\n]+` ends at the same
+/// place) or GPT-2's `\s+(?!\S)|\s+`.
+#[inline(always)]
+pub(crate) fn whitespace_end(
+    t: &Table,
+    s: &[u8],
+    i: usize,
+    c: char,
+    n: usize,
+    newlines: bool,
+) -> usize {
+    // Take the maximal run, noting the end of its last CR/LF and the start of its last char.
+    let len = s.len();
+    let mut j = i + n;
+    let mut after_newline = if c == '\r' || c == '\n' { i + 1 } else { 0 };
+    let mut last_start = i;
+    while j < len {
+        let (f1, c1, n1) = flags(t, s, j);
+        if f1 & SPACE == 0 {
+            break;
+        }
+        if c1 == '\r' || c1 == '\n' {
+            after_newline = j + 1;
+        }
+        last_start = j;
+        j += n1;
+    }
+    // \s*[\r\n] : greedy `\s*` backs off to the last CR/LF of the run.
+    if newlines && after_newline != 0 {
+        return after_newline;
+    }
+    // \s+(?!\S) : the whole run at the end of the text, else the run minus its last char
+    // (which is whitespace, so the lookahead holds), if that leaves anything.
+    if j == len {
+        return j;
+    }
+    if last_start > i {
+        return last_start;
+    }
+    // \s+
+    j
+}
+
 impl Scanner {
     /// A scanner for the GPT-4 pattern with numbers split in runs of at most `max_digits`.
     pub fn new(max_digits: usize) -> Self {
@@ -207,14 +265,7 @@ impl Scanner {
         if start < len {
             let (f1, _, _) = flags(t, s, start);
             if f1 & (SPACE | LETTER | NUMBER) == 0 {
-                let mut j = start;
-                while j < len {
-                    let (f2, _, n2) = flags(t, s, j);
-                    if f2 & (SPACE | LETTER | NUMBER) != 0 {
-                        break;
-                    }
-                    j += n2;
-                }
+                let mut j = run_not(t, s, start, SPACE | LETTER | NUMBER);
                 while j < len && (s[j] == b'\r' || s[j] == b'\n') {
                     j += 1;
                 }
@@ -222,37 +273,9 @@ impl Scanner {
             }
         }
 
-        // Only whitespace is left. Take the maximal run of it, noting the end of its last
-        // CR/LF and the start of its last char.
+        // Only whitespace is left.
         debug_assert!(f & SPACE != 0);
-        let mut j = i + n;
-        let mut after_newline = if c == '\r' || c == '\n' { i + 1 } else { 0 };
-        let mut last_start = i;
-        while j < len {
-            let (f1, c1, n1) = flags(t, s, j);
-            if f1 & SPACE == 0 {
-                break;
-            }
-            if c1 == '\r' || c1 == '\n' {
-                after_newline = j + 1;
-            }
-            last_start = j;
-            j += n1;
-        }
-        // \s*[\r\n] : greedy `\s*` backs off to the last CR/LF of the run.
-        if after_newline != 0 {
-            return after_newline;
-        }
-        // \s+(?!\S) : the whole run at the end of the text, else the run minus its last char
-        // (which is whitespace, so the lookahead holds), if that leaves anything.
-        if j == len {
-            return j;
-        }
-        if last_start > i {
-            return last_start;
-        }
-        // \s+
-        j
+        whitespace_end(t, s, i, c, n, true)
     }
 
     /// The end of GPT-2's chunk that starts at byte `i`.
@@ -290,39 +313,16 @@ impl Scanner {
             None
         };
         if let Some(class) = class {
-            let mut j = start + n0;
-            while j < len {
-                let (f1, _, n1) = flags(t, s, j);
-                let same = if class == 0 {
-                    f1 & (LETTER | NUMBER | SPACE) == 0
-                } else {
-                    f1 & class != 0
-                };
-                if !same {
-                    break;
-                }
-                j += n1;
-            }
-            return j;
+            return if class == 0 {
+                run_not(t, s, start + n0, LETTER | NUMBER | SPACE)
+            } else {
+                run(t, s, start + n0, class)
+            };
         }
 
         // \s+(?!\S) | \s+ : as in the GPT-4 family, without the CR/LF alternative.
         debug_assert!(f0 & SPACE != 0);
-        let mut j = i + n;
-        let mut last_start = i;
-        while j < len {
-            let (f1, _, n1) = flags(t, s, j);
-            if f1 & SPACE == 0 {
-                break;
-            }
-            last_start = j;
-            j += n1;
-        }
-        if j == len || last_start == i {
-            j
-        } else {
-            last_start
-        }
+        whitespace_end(t, s, i, c, n, false)
     }
 
     /// Byte offsets, in increasing order, at which `text` can be cut into pieces that split
