@@ -22,7 +22,7 @@
 //! Both give exactly the chunks fancy-regex finds with their pattern; the differential tests
 //! in `tests/` and the `pretokenize` fuzz target hold them to that.
 
-use super::scanner::{decode, flags, run, run_not, whitespace_end, Scanner};
+use super::scanner::{decode, digits_end, flags, punctuation_end, run, whitespace_end, Scanner};
 use super::unicode::{table, Table, LETTER, LOWER, MARK, NUMBER, OTHER_LETTER, SPACE, UPPER};
 
 /// tiktoken's o200k_base split pattern, verbatim.
@@ -158,31 +158,12 @@ fn chunk_end(t: &Table, s: &[u8], i: usize) -> usize {
 
     // \p{N}{1,3}
     if f & NUMBER != 0 {
-        let mut j = i + n;
-        let mut k = 1;
-        while k < 3 && j < len {
-            let (f1, _, n1) = flags(t, s, j);
-            if f1 & NUMBER == 0 {
-                break;
-            }
-            j += n1;
-            k += 1;
-        }
-        return j;
+        return digits_end(t, s, i + n, 3);
     }
 
-    //  ?[^\s\p{L}\p{N}]+[\r\n/]* : as in the GPT-4 scanner, a space followed by anything
-    // but punctuation fails both with and without the space.
-    let start = if c == ' ' { i + 1 } else { i };
-    if start < len {
-        let (f1, _, _) = flags(t, s, start);
-        if f1 & (SPACE | LETTER | NUMBER) == 0 {
-            let mut j = run_not(t, s, start, SPACE | LETTER | NUMBER);
-            while j < len && matches!(s[j], b'\r' | b'\n' | b'/') {
-                j += 1;
-            }
-            return j;
-        }
+    //  ?[^\s\p{L}\p{N}]+[\r\n/]*
+    if let Some(end) = punctuation_end(t, s, i, c, b"\r\n/") {
+        return end;
     }
 
     // Only whitespace is left: the same three alternatives as in the GPT-4 scanner, as

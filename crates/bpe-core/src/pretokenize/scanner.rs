@@ -88,6 +88,45 @@ pub(crate) fn run_not(t: &Table, s: &[u8], mut j: usize, class: u8) -> usize {
     j
 }
 
+/// `\p{N}{1,max}` after its first digit, which ends at byte `j`.
+#[inline(always)]
+pub(crate) fn digits_end(t: &Table, s: &[u8], mut j: usize, max: usize) -> usize {
+    let mut k = 1;
+    while k < max && j < s.len() {
+        let (f, _, n) = flags(t, s, j);
+        if f & NUMBER == 0 {
+            break;
+        }
+        j += n;
+        k += 1;
+    }
+    j
+}
+
+/// ` ?[^\s\p{L}\p{N}]+` followed by any of the bytes of `tail`, from byte `i` (whose char
+/// is `c`), or `None` when it does not match. The optional space is a plain `?`, so when
+/// the char after a space is not punctuation the engine retries without it, and then the
+/// space itself is not punctuation: either way the alternative fails. (Possessive `++`
+/// changes nothing: the run is maximal either way.)
+#[inline(always)]
+pub(crate) fn punctuation_end(
+    t: &Table,
+    s: &[u8],
+    i: usize,
+    c: char,
+    tail: &[u8],
+) -> Option<usize> {
+    let start = if c == ' ' { i + 1 } else { i };
+    if start >= s.len() || flags(t, s, start).0 & (SPACE | LETTER | NUMBER) != 0 {
+        return None;
+    }
+    let mut j = run_not(t, s, start, SPACE | LETTER | NUMBER);
+    while j < s.len() && tail.contains(&s[j]) {
+        j += 1;
+    }
+    Some(j)
+}
+
 /// The end of the whitespace chunk starting at byte `i` (whose char is `c`, `n` bytes
 /// long), once no other alternative matched: the patterns' tails
 /// `\s*[\r\n]|\s+(?!\S)|\s+` (with `newlines`; o200k's `\s*[\r\n]+` ends at the same
@@ -245,32 +284,12 @@ impl Scanner {
 
         // \p{N}{1,D}
         if f & NUMBER != 0 {
-            let mut j = i + n;
-            let mut k = 1;
-            while k < self.max_digits && j < len {
-                let (f1, _, n1) = flags(t, s, j);
-                if f1 & NUMBER == 0 {
-                    break;
-                }
-                j += n1;
-                k += 1;
-            }
-            return j;
+            return digits_end(t, s, i + n, self.max_digits);
         }
 
-        //  ?[^\s\p{L}\p{N}]++[\r\n]* : the optional space is a plain `?`, so when the char
-        // after a space is not punctuation the engine retries without it, and then the space
-        // itself is not punctuation: either way the alternative fails.
-        let start = if c == ' ' { i + 1 } else { i };
-        if start < len {
-            let (f1, _, _) = flags(t, s, start);
-            if f1 & (SPACE | LETTER | NUMBER) == 0 {
-                let mut j = run_not(t, s, start, SPACE | LETTER | NUMBER);
-                while j < len && (s[j] == b'\r' || s[j] == b'\n') {
-                    j += 1;
-                }
-                return j;
-            }
+        //  ?[^\s\p{L}\p{N}]++[\r\n]*
+        if let Some(end) = punctuation_end(t, s, i, c, b"\r\n") {
+            return end;
         }
 
         // Only whitespace is left.
