@@ -497,6 +497,19 @@ enum bpe_status bpe_vocab_token(const struct bpe_vocab *vocab,
                                 struct bpe_bytes *out);
 
 /**
+ * Writes the bytes of every rank at once: concatenated in rank order into a new buffer
+ * `out`, which the caller frees with bpe_buffer_free(), with where each rank's bytes end in
+ * it written to `ends`, an array of `count` entries. Rank `i` is the bytes from `ends[i - 1]`
+ * (0 for rank 0) up to `ends[i]`. `count` must be the number of ranks, bpe_vocab_len()
+ * (otherwise BPE_ERROR_INVALID_ARGUMENT). One call instead of one bpe_vocab_token() per
+ * rank, for bindings whose calls are expensive.
+ */
+enum bpe_status bpe_vocab_tokens(const struct bpe_vocab *vocab,
+                                 size_t *ends,
+                                 size_t count,
+                                 struct bpe_buffer *out);
+
+/**
  * Writes the vocabulary's split pattern to `out`: a NUL-terminated UTF-8 string that
  * belongs to the vocabulary and stays valid until it is freed.
  */

@@ -199,16 +199,16 @@ class Vocab(NativeObject):
 
     def tokens(self) -> list[bytes]:
         """The bytes of every rank, indexed by rank."""
-        ptr = self.ptr
-        out = ffi.new("bpe_bytes *")
-        token = lib.bpe_vocab_token
-        buffer = ffi.buffer
-        tokens = []
-        append = tokens.append
-        for i in range(len(self)):
-            _check(token(ptr, i, out))
-            append(buffer(out.ptr, out.len)[:])
-        return tokens
+        n = len(self)
+        ends = ffi.new("size_t[]", n)
+        out = ffi.new("bpe_buffer *")
+        _check(lib.bpe_vocab_tokens(self.ptr, ends, n, out))
+        try:
+            data = ffi.buffer(out.ptr, out.len)[:]
+        finally:
+            lib.bpe_buffer_free(out)
+        ends = ffi.unpack(ends, n)
+        return [data[start:end] for start, end in zip([0, *ends], ends)]
 
     def pattern(self) -> str:
         out = ffi.new("char **")

@@ -66,6 +66,12 @@ static void null_pointers(void) {
     FAILS(bpe_vocab_n_vocab(NULL, &id), BPE_ERROR_NULL_POINTER, "vocab");
     FAILS(bpe_vocab_token(NULL, 0, &bytes), BPE_ERROR_NULL_POINTER, "vocab");
     FAILS(bpe_vocab_token(vocab, 0, NULL), BPE_ERROR_NULL_POINTER, "out");
+    size_t ends[256];
+    FAILS(bpe_vocab_tokens(NULL, ends, 256, &buffer), BPE_ERROR_NULL_POINTER, "vocab");
+    FAILS(bpe_vocab_tokens(vocab, NULL, 256, &buffer), BPE_ERROR_NULL_POINTER, "ends");
+    FAILS(bpe_vocab_tokens(vocab, ends, 256, NULL), BPE_ERROR_NULL_POINTER, "out");
+    FAILS(bpe_vocab_tokens(vocab, ends, 5, &buffer), BPE_ERROR_INVALID_ARGUMENT, "count is 5");
+    CHECK(buffer.ptr == SENTINEL);
     FAILS(bpe_vocab_pattern(NULL, &pattern), BPE_ERROR_NULL_POINTER, "vocab");
     FAILS(bpe_vocab_special_count(NULL, &size), BPE_ERROR_NULL_POINTER, "vocab");
     FAILS(bpe_vocab_special_token(vocab, 0, NULL, &id), BPE_ERROR_NULL_POINTER, "name");

@@ -182,6 +182,19 @@ int main(int argc, char **argv) {
     bpe_bytes *tokens = calloc(VOCAB_SIZE - 2, sizeof *tokens);
     REQUIRE(tokens != NULL);
     for (uint32_t i = 0; i < VOCAB_SIZE - 2; i++) OK(bpe_vocab_token(vocab, i, &tokens[i]));
+    /* All ranks at once: the same bytes as one by one. */
+    size_t *ends = calloc(VOCAB_SIZE - 2, sizeof *ends);
+    REQUIRE(ends != NULL);
+    bpe_buffer joined;
+    OK(bpe_vocab_tokens(vocab, ends, VOCAB_SIZE - 2, &joined));
+    CHECK(ends[VOCAB_SIZE - 3] == joined.len);
+    for (uint32_t i = 0; i < VOCAB_SIZE - 2; i++) {
+        size_t start = i == 0 ? 0 : ends[i - 1];
+        CHECK(ends[i] - start == tokens[i].len);
+        CHECK(memcmp(joined.ptr + start, tokens[i].ptr, tokens[i].len) == 0);
+    }
+    bpe_buffer_free(&joined);
+    free(ends);
     bpe_vocab *rebuilt;
     OK(bpe_vocab_from_tokens(tokens, VOCAB_SIZE - 2, NULL, NULL, NULL, 0, &rebuilt));
     free(tokens);

@@ -233,6 +233,40 @@ pub unsafe extern "C" fn bpe_vocab_token(
     })
 }
 
+/// Writes the bytes of every rank at once: concatenated in rank order into a new buffer
+/// `out`, which the caller frees with bpe_buffer_free(), with where each rank's bytes end in
+/// it written to `ends`, an array of `count` entries. Rank `i` is the bytes from `ends[i - 1]`
+/// (0 for rank 0) up to `ends[i]`. `count` must be the number of ranks, bpe_vocab_len()
+/// (otherwise BPE_ERROR_INVALID_ARGUMENT). One call instead of one bpe_vocab_token() per
+/// rank, for bindings whose calls are expensive.
+#[no_mangle]
+pub unsafe extern "C" fn bpe_vocab_tokens(
+    vocab: *const bpe_vocab,
+    ends: *mut usize,
+    count: usize,
+    out: *mut bpe_buffer,
+) -> bpe_status {
+    guard(|| {
+        let out = out_ptr(out, "out")?;
+        let ends = out_ptr(ends, "ends")?;
+        let tokens = deref(vocab, "vocab")?.vocab.tokens();
+        if count != tokens.len() {
+            return Err(Failure::invalid(format!(
+                "count is {count} but the vocabulary has {} ranks",
+                tokens.len()
+            )));
+        }
+        let ends = std::slice::from_raw_parts_mut(ends, count);
+        let mut data = Vec::with_capacity(tokens.iter().map(Vec::len).sum());
+        for (end, t) in ends.iter_mut().zip(tokens) {
+            data.extend_from_slice(t);
+            *end = data.len();
+        }
+        *out = bpe_buffer::from_vec(data);
+        Ok(())
+    })
+}
+
 /// Writes the vocabulary's split pattern to `out`: a NUL-terminated UTF-8 string that
 /// belongs to the vocabulary and stays valid until it is freed.
 #[no_mangle]

@@ -1,6 +1,7 @@
 //! Times the stages of training on a JSONL corpus: read, split + count, merge loop.
 //!
 //! Usage: bench_train [CORPUS.jsonl] [VOCAB] [PATTERN: gpt4|nanochat|gpt2] [OUT.tiktoken]
+//! With MARKS=1, also prints when each power-of-two number of merges was reached.
 
 use bpe_core::{preset, Trainer};
 use std::io::BufRead;
@@ -61,8 +62,23 @@ fn main() {
     trainer.feed(&batch).unwrap();
     let count = t.elapsed();
     let (t, c1) = (Instant::now(), cpu());
-    let v = trainer.train(vocab, &[], &mut |_| true).unwrap();
+    let mut marks = Vec::new();
+    let v = trainer
+        .train(vocab, &[], &mut |p| {
+            if p.done.is_power_of_two() || p.done == p.total {
+                marks.push((p.done, t.elapsed()));
+            }
+            true
+        })
+        .unwrap();
     let merge = t.elapsed();
+    if std::env::var_os("MARKS").is_some() {
+        let mut last = std::time::Duration::ZERO;
+        for (done, at) in &marks {
+            println!("merges up to {done:>6}: {:>7.1?} (+{:.1?})", at, *at - last);
+            last = *at;
+        }
+    }
     let c2 = cpu();
     println!(
         "read {read:.2?}, split + count {count:.2?} (cpu {:.2}s, {} distinct chunks), merge loop {merge:.2?} (cpu {:.2}s, {} tokens)",

@@ -16,7 +16,6 @@
 use crate::error::{Error, Result};
 use rayon::prelude::*;
 use rustc_hash::FxBuildHasher;
-use smallvec::SmallVec;
 use std::collections::{BTreeMap, BinaryHeap};
 use std::ops::Deref;
 use std::sync::Mutex;
@@ -36,14 +35,58 @@ fn unpack(p: u64) -> Pair {
     ((p >> 32) as u32, p as u32)
 }
 
-#[derive(Default)]
+/// A pair's total count and where its word list lies in [`Lists`].
+#[derive(Clone, Copy, Default)]
 struct PairStat {
     count: u64,
-    /// Words the pair occurs in, or occurred in once: entries go stale when a merge removes
-    /// the pair from a word, and merging a word that lacks the pair changes nothing.
-    /// Each word appears at most once, because a pair gains words only when it is created.
-    /// Most pairs created by merges occur in one or two words, so two live inline.
-    words: SmallVec<[u32; 2]>,
+    start: u32,
+    len: u32,
+}
+
+/// The word list of every pair, end to end in one arena. A list holds the words the pair
+/// occurs in, or occurred in once: entries go stale when a merge removes the pair from a
+/// word, and merging a word that lacks the pair changes nothing. A pair gains words only in
+/// the merge that creates it, so each list is written once, whole, and never grows (and
+/// holds each word once, in increasing order). Lists of pairs that are gone become garbage,
+/// collected when it outweighs the live lists. One arena instead of a vector per pair keeps
+/// the pair table small and spares a million allocations and frees.
+#[derive(Default)]
+struct Lists {
+    words: Vec<u32>,
+    garbage: usize,
+}
+
+impl Lists {
+    fn get(&self, s: &PairStat) -> &[u32] {
+        &self.words[s.start as usize..(s.start + s.len) as usize]
+    }
+
+    /// Appends a list, returning the pair's entry for it.
+    fn push(&mut self, count: u64, list: &[u32]) -> PairStat {
+        let start = self.words.len() as u32;
+        self.words.extend_from_slice(list);
+        PairStat {
+            count,
+            start,
+            len: list.len() as u32,
+        }
+    }
+
+    /// Copies the live lists into a new arena if garbage is most of this one, or if `more`
+    /// entries would not fit in it.
+    fn collect(&mut self, stats: &mut Map<u64, PairStat>, more: usize) {
+        let live = self.words.len() - self.garbage;
+        if self.garbage <= live && self.words.len() + more <= u32::MAX as usize {
+            return;
+        }
+        let mut words = Vec::with_capacity(live + more);
+        for s in stats.values_mut() {
+            let start = words.len() as u32;
+            words.extend_from_slice(self.get(s));
+            s.start = start;
+        }
+        *self = Lists { words, garbage: 0 };
+    }
 }
 
 /// Where a word lives in the arena, with its count: one 16-byte record, so visiting a word
@@ -194,17 +237,7 @@ pub fn learn_merges<C: Deref<Target = [u8]>>(
 ) -> Result<Vec<Pair>> {
     let threads = pool.map_or_else(rayon::current_num_threads, |p| p.current_num_threads());
     let mut words = Words::new(chunks);
-    let mut stats: Map<u64, PairStat> = Map::default();
-    for w in 0..words.words.len() {
-        let n = words.words[w].count;
-        for ab in words.get(w).windows(2) {
-            let stat = stats.entry(pack(ab[0], ab[1])).or_default();
-            stat.count += n;
-            if stat.words.last() != Some(&(w as u32)) {
-                stat.words.push(w as u32);
-            }
-        }
-    }
+    let (mut stats, mut lists) = byte_pairs(&words);
     let mut queue = Queue::new(&stats);
 
     // Each merge shortens some word by at least one symbol, so there can be no more merges
@@ -239,11 +272,11 @@ pub fn learn_merges<C: Deref<Target = [u8]>>(
         let (a, b) = unpack(key);
         let new = 256 + merges.len() as u32;
         merges.push((a, b));
-        let occurrences = std::mem::take(&mut stats.get_mut(&key).unwrap().words);
+        let occurrences = lists.get(&stats[&key]);
         debug_assert!(occurrences.windows(2).all(|w| w[0] < w[1]));
         let merge = Merge { a, b, new };
         if occurrences.len() >= PARALLEL_WORDS && threads > 1 {
-            let mut run = || merge_parallel(&mut words, &occurrences, merge, &per_thread);
+            let mut run = || merge_parallel(&mut words, occurrences, merge, &per_thread);
             match pool {
                 Some(pool) => pool.install(&mut run),
                 None => run(),
@@ -254,17 +287,28 @@ pub fn learn_merges<C: Deref<Target = [u8]>>(
             // Threads took slices in any order: restore each list's increasing order.
             deltas.sort_words();
         } else {
+            // Most lists are short: start loading their first words before the first visit
+            // rather than leaving them to the prefetches that run ahead inside the loop.
+            for i in 0..PREFETCH_FAR {
+                words.prefetch(occurrences.get(i), None);
+            }
+            for i in 0..PREFETCH_NEAR {
+                words.prefetch(None, occurrences.get(i));
+            }
             for (i, &w) in occurrences.iter().enumerate() {
-                words.prefetch(occurrences.get(i + 24), occurrences.get(i + 12));
+                words.prefetch(
+                    occurrences.get(i + PREFETCH_FAR),
+                    occurrences.get(i + PREFETCH_NEAR),
+                );
                 let word = &mut words.words[w as usize];
                 let start = word.start as usize;
                 let sym = &mut words.symbols[start..start + word.len as usize];
                 word.len = merge_word(sym, word.count, w, merge, &mut deltas);
             }
         }
-        // Pairs that merge created, then pairs it diminished (never the same: a created
+        // Pairs that merge diminished, then pairs it created (never the same: a created
         // pair contains the new id, a diminished one does not).
-        deltas.apply(merge, &mut stats, &mut queue);
+        deltas.apply(merge, &mut stats, &mut lists, &mut queue);
         debug_assert!(!stats.contains_key(&key));
         let done = merges.len() as u32;
         if !progress(MergeProgress {
@@ -276,6 +320,64 @@ pub fn learn_merges<C: Deref<Target = [u8]>>(
     }
     Ok(merges)
 }
+
+/// The pairs of the words before any merge, with their counts and word lists. Every
+/// symbol is still a byte, so the pairs are counted in a dense table of all 65536 byte
+/// pairs (an array access per position instead of a hash lookup), in two passes: one sizes
+/// each pair's list, the next fills the lists in place in the arena.
+fn byte_pairs(words: &Words) -> (Map<u64, PairStat>, Lists) {
+    let byte_pairs = |w: usize| {
+        words
+            .get(w)
+            .windows(2)
+            .map(|ab| (ab[0] << 8 | ab[1]) as usize)
+    };
+    let mut dense = vec![PairStat::default(); 1 << 16];
+    // The last word that counted toward each pair's list length, plus one (0: none yet).
+    let mut last = vec![0u32; 1 << 16];
+    for w in 0..words.words.len() {
+        let n = words.words[w].count;
+        for p in byte_pairs(w) {
+            dense[p].count += n;
+            if last[p] != w as u32 + 1 {
+                last[p] = w as u32 + 1;
+                dense[p].len += 1;
+            }
+        }
+    }
+    let mut start = 0;
+    for s in dense.iter_mut() {
+        s.start = start;
+        start += s.len;
+    }
+    let mut lists = Lists {
+        words: vec![0; start as usize],
+        garbage: 0,
+    };
+    // The next free slot of each list, which ends up at the list's end.
+    let mut next: Vec<u32> = dense.iter().map(|s| s.start).collect();
+    last.fill(0);
+    for w in 0..words.words.len() {
+        for p in byte_pairs(w) {
+            if last[p] != w as u32 + 1 {
+                last[p] = w as u32 + 1;
+                lists.words[next[p] as usize] = w as u32;
+                next[p] += 1;
+            }
+        }
+    }
+    let mut stats = Map::with_capacity_and_hasher(1 << 16, FxBuildHasher);
+    for (p, s) in dense.into_iter().enumerate() {
+        if s.count > 0 {
+            stats.insert(pack(p as u32 >> 8, p as u32 & 0xff), s);
+        }
+    }
+    (stats, lists)
+}
+
+/// How many words ahead of a visit its record, then its symbols, are prefetched.
+const PREFETCH_FAR: usize = 24;
+const PREFETCH_NEAR: usize = 12;
 
 /// A pair's list must hold at least this many words before its merge runs on every core:
 /// below it, starting the threads costs more than it saves.
@@ -316,17 +418,18 @@ impl Side {
     }
 }
 
-/// [`Side`] for created pairs, which also keep the words they occur in.
+/// [`Side`] for created pairs, which also gather the words they occur in (buffers that
+/// keep their capacity from merge to merge).
 struct Created {
     side: Side,
-    words: Vec<SmallVec<[u32; 2]>>,
+    words: Vec<Vec<u32>>,
 }
 
 impl Created {
     fn new(ids: usize) -> Self {
         Created {
             side: Side::new(ids),
-            words: (0..ids).map(|_| SmallVec::new()).collect(),
+            words: vec![Vec::new(); ids],
         }
     }
 
@@ -382,8 +485,7 @@ impl Deltas {
             for id in theirs.side.touched.drain(..) {
                 let i = id as usize;
                 mine.side.add(id, std::mem::take(&mut theirs.side.count[i]));
-                let words = std::mem::take(&mut theirs.words[i]);
-                mine.words[i].extend(words);
+                mine.words[i].append(&mut theirs.words[i]);
             }
         }
     }
@@ -398,8 +500,39 @@ impl Deltas {
     }
 
     /// Applies the deltas to the pair table and the queue, and clears them.
-    fn apply(&mut self, m: Merge, stats: &mut Map<u64, PairStat>, queue: &mut Queue) {
+    fn apply(
+        &mut self,
+        m: Merge,
+        stats: &mut Map<u64, PairStat>,
+        lists: &mut Lists,
+        queue: &mut Queue,
+    ) {
         let Merge { a, b, new } = m;
+        let mut remove = |stats: &mut Map<u64, PairStat>, p: u64, c: u64| {
+            if let hashbrown::hash_map::Entry::Occupied(mut e) = stats.entry(p) {
+                e.get_mut().count -= c;
+                // A pair whose count reaches zero is gone for good (a pair is only ever
+                // created by the merge that makes its newer id), so it leaves the table,
+                // keeping lookups in cache, and its list is garbage.
+                if e.get().count == 0 {
+                    lists.garbage += e.remove().len as usize;
+                }
+            }
+        };
+        for id in self.removed_left.touched.drain(..) {
+            let c = std::mem::take(&mut self.removed_left.count[id as usize]);
+            remove(stats, pack(id, a), c);
+        }
+        for id in self.removed_right.touched.drain(..) {
+            let c = std::mem::take(&mut self.removed_right.count[id as usize]);
+            remove(stats, pack(b, id), c);
+        }
+        remove(stats, pack(a, b), std::mem::take(&mut self.removed_pair));
+        let more = [&self.created_left, &self.created_right]
+            .iter()
+            .flat_map(|c| c.side.touched.iter().map(|&id| c.words[id as usize].len()))
+            .sum();
+        lists.collect(stats, more);
         for (created, key) in [
             (
                 &mut self.created_left,
@@ -410,36 +543,12 @@ impl Deltas {
             for id in created.side.touched.drain(..) {
                 let i = id as usize;
                 let count = std::mem::take(&mut created.side.count[i]);
-                let words = std::mem::take(&mut created.words[i]);
                 let p = key(id, new);
                 queue.push(count, p);
-                stats.insert(p, PairStat { count, words });
+                stats.insert(p, lists.push(count, &created.words[i]));
+                created.words[i].clear();
             }
         }
-        let mut remove = |p: u64, c: u64| {
-            if let hashbrown::hash_map::Entry::Occupied(mut e) = stats.entry(p) {
-                e.get_mut().count -= c;
-                // A pair whose count reaches zero is gone for good (a pair is only ever
-                // created by the merge that makes its newer id), so it leaves the table,
-                // keeping lookups in cache.
-                if e.get().count == 0 {
-                    e.remove();
-                }
-            }
-        };
-        for id in self.removed_left.touched.drain(..) {
-            remove(
-                pack(id, a),
-                std::mem::take(&mut self.removed_left.count[id as usize]),
-            );
-        }
-        for id in self.removed_right.touched.drain(..) {
-            remove(
-                pack(b, id),
-                std::mem::take(&mut self.removed_right.count[id as usize]),
-            );
-        }
-        remove(pack(a, b), std::mem::take(&mut self.removed_pair));
     }
 }
 
@@ -555,7 +664,11 @@ fn merge_parallel(words: &mut Words, occurrences: &[u32], m: Merge, per_thread: 
             assert!((w as usize) < n_words);
             // The words ahead are on this thread's slice too, so reading their records races
             // with no other thread.
-            arena.prefetch(slice.get(i + 24), slice.get(i + 12), n_words);
+            arena.prefetch(
+                slice.get(i + PREFETCH_FAR),
+                slice.get(i + PREFETCH_NEAR),
+                n_words,
+            );
             // SAFETY: a word appears at most once in a pair's list (a pair gains words only
             // in the merge that creates it, once each), so no two threads touch the same
             // word, and every word's symbols lie inside the arena.
