@@ -89,64 +89,77 @@ impl Lists {
     }
 }
 
-/// Where a word lives in the arena, with its count: one 16-byte record, so visiting a word
-/// touches one cache line of metadata.
-#[derive(Clone, Copy)]
-struct Word {
-    start: u32,
-    len: u32,
-    count: u64,
+/// The words (distinct chunks of two or more bytes) in one arena of `u32`. A word is named
+/// by its offset there, where its count (two `u32`, low half first) and its current length
+/// come just before its symbols: visiting a word is one miss in memory, not a miss for a
+/// record and another for the symbols it points to. Offsets grow with the words' order, and
+/// name the words in the pairs' lists.
+struct Words {
+    arena: Vec<u32>,
 }
 
-/// The words (distinct chunks of two or more bytes) in one arena of symbols.
-struct Words {
-    symbols: Vec<u32>,
-    words: Vec<Word>,
-}
+/// The `u32`s before a word's symbols: its count (two) and its length.
+const HEAD: usize = 3;
 
 impl Words {
-    fn new<C: Deref<Target = [u8]>>(chunks: impl Iterator<Item = (C, u64)>) -> Self {
-        let mut w = Words {
-            symbols: Vec::new(),
-            words: Vec::new(),
-        };
+    fn new<C: Deref<Target = [u8]>>(chunks: impl Iterator<Item = (C, u64)>) -> Result<Self> {
+        let mut arena = Vec::new();
         for (chunk, n) in chunks {
             // A single byte has no pair and can never take part in a merge.
             if chunk.len() < 2 || n == 0 {
                 continue;
             }
-            w.words.push(Word {
-                start: w.symbols.len() as u32,
-                len: chunk.len() as u32,
-                count: n,
-            });
-            w.symbols.extend(chunk.iter().map(|&b| b as u32));
+            arena.extend([n as u32, (n >> 32) as u32, chunk.len() as u32]);
+            arena.extend(chunk.iter().map(|&b| b as u32));
         }
-        w
+        if arena.len() > u32::MAX as usize {
+            return Err(Error::State(format!(
+                "the distinct chunks hold {} bytes, more than training can index (about 4 GB)",
+                arena.len()
+            )));
+        }
+        Ok(Words { arena })
     }
 
-    fn get(&self, w: usize) -> &[u32] {
-        let Word { start, len, .. } = self.words[w];
-        &self.symbols[start as usize..(start + len) as usize]
+    /// Every word's offset, in order. Only before any merge, while every word's length is
+    /// the room it has.
+    fn offsets(&self) -> impl Iterator<Item = u32> + '_ {
+        let mut o = 0;
+        std::iter::from_fn(move || {
+            let at = o;
+            o += HEAD + *self.arena.get(at + 2)? as usize;
+            Some(at as u32)
+        })
     }
 
-    /// Asks the CPU to start loading what visiting words soon will touch: the words on a
-    /// pair's list are scattered over the arena, and waiting for each in turn dominates. The
-    /// record of the word `far` ahead is fetched first; by the time the visit is `near`, its
-    /// record is in cache and gives where the symbols are, which are fetched then.
+    fn count(&self, w: u32) -> u64 {
+        let w = w as usize;
+        self.arena[w] as u64 | (self.arena[w + 1] as u64) << 32
+    }
+
+    fn get(&self, w: u32) -> &[u32] {
+        let w = w as usize;
+        &self.arena[w + HEAD..w + HEAD + self.arena[w + 2] as usize]
+    }
+
+    /// Word `w`'s count and its symbols, which [`merge_word`] rewrites.
+    fn word_mut(&mut self, w: u32) -> (u64, &mut u32, &mut [u32]) {
+        let n = self.count(w);
+        let (head, rest) = self.arena[w as usize..].split_at_mut(HEAD);
+        let len = head[2] as usize;
+        (n, &mut head[2], &mut rest[..len])
+    }
+
+    /// Asks the CPU to start loading a word that a visit soon will touch: the words on a
+    /// pair's list are scattered over the arena, and waiting for each in turn dominates.
     #[inline(always)]
-    fn prefetch(&self, far: Option<&u32>, near: Option<&u32>) {
+    fn prefetch(&self, w: Option<&u32>) {
         #[cfg(target_arch = "x86_64")]
-        // SAFETY: prefetching is only a hint; the addresses are in bounds and never read.
+        // SAFETY: prefetching is only a hint; the address is in bounds and never read.
         unsafe {
             use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
-            if let Some(word) = far.and_then(|&w| self.words.get(w as usize)) {
-                _mm_prefetch::<_MM_HINT_T0>(word as *const Word as *const i8);
-            }
-            if let Some(word) = near.and_then(|&w| self.words.get(w as usize)) {
-                if let Some(sym) = self.symbols.get(word.start as usize) {
-                    _mm_prefetch::<_MM_HINT_T0>(sym as *const u32 as *const i8);
-                }
+            if let Some(at) = w.and_then(|&w| self.arena.get(w as usize)) {
+                _mm_prefetch::<_MM_HINT_T0>(at as *const u32 as *const i8);
             }
         }
     }
@@ -236,14 +249,14 @@ pub fn learn_merges<C: Deref<Target = [u8]>>(
     progress: &mut dyn FnMut(MergeProgress) -> bool,
 ) -> Result<Vec<Pair>> {
     let threads = pool.map_or_else(rayon::current_num_threads, |p| p.current_num_threads());
-    let mut words = Words::new(chunks);
+    let mut words = Words::new(chunks)?;
     let (mut stats, mut lists) = byte_pairs(&words);
     let mut queue = Queue::new(&stats);
 
     // Each merge shortens some word by at least one symbol, so there can be no more merges
     // than symbols: sizing by that bound, not by the request, keeps an absurd vocab size
     // from allocating tables for ids that can never exist.
-    let possible = n_merges.min(words.symbols.len() as u32);
+    let possible = n_merges.min(words.arena.len() as u32);
     let mut merges = Vec::with_capacity(possible as usize);
     let ids = 256 + possible as usize;
     let mut deltas = Deltas::new(ids);
@@ -289,21 +302,13 @@ pub fn learn_merges<C: Deref<Target = [u8]>>(
         } else {
             // Most lists are short: start loading their first words before the first visit
             // rather than leaving them to the prefetches that run ahead inside the loop.
-            for i in 0..PREFETCH_FAR {
-                words.prefetch(occurrences.get(i), None);
-            }
-            for i in 0..PREFETCH_NEAR {
-                words.prefetch(None, occurrences.get(i));
+            for w in occurrences.iter().take(PREFETCH) {
+                words.prefetch(Some(w));
             }
             for (i, &w) in occurrences.iter().enumerate() {
-                words.prefetch(
-                    occurrences.get(i + PREFETCH_FAR),
-                    occurrences.get(i + PREFETCH_NEAR),
-                );
-                let word = &mut words.words[w as usize];
-                let start = word.start as usize;
-                let sym = &mut words.symbols[start..start + word.len as usize];
-                word.len = merge_word(sym, word.count, w, merge, &mut deltas);
+                words.prefetch(occurrences.get(i + PREFETCH));
+                let (n, len, sym) = words.word_mut(w);
+                *len = merge_word(sym, n, w, merge, &mut deltas);
             }
         }
         // Pairs that merge diminished, then pairs it created (never the same: a created
@@ -326,7 +331,7 @@ pub fn learn_merges<C: Deref<Target = [u8]>>(
 /// pairs (an array access per position instead of a hash lookup), in two passes: one sizes
 /// each pair's list, the next fills the lists in place in the arena.
 fn byte_pairs(words: &Words) -> (Map<u64, PairStat>, Lists) {
-    let byte_pairs = |w: usize| {
+    let byte_pairs = |w: u32| {
         words
             .get(w)
             .windows(2)
@@ -335,12 +340,12 @@ fn byte_pairs(words: &Words) -> (Map<u64, PairStat>, Lists) {
     let mut dense = vec![PairStat::default(); 1 << 16];
     // The last word that counted toward each pair's list length, plus one (0: none yet).
     let mut last = vec![0u32; 1 << 16];
-    for w in 0..words.words.len() {
-        let n = words.words[w].count;
+    for w in words.offsets() {
+        let n = words.count(w);
         for p in byte_pairs(w) {
             dense[p].count += n;
-            if last[p] != w as u32 + 1 {
-                last[p] = w as u32 + 1;
+            if last[p] != w + 1 {
+                last[p] = w + 1;
                 dense[p].len += 1;
             }
         }
@@ -357,11 +362,11 @@ fn byte_pairs(words: &Words) -> (Map<u64, PairStat>, Lists) {
     // The next free slot of each list, which ends up at the list's end.
     let mut next: Vec<u32> = dense.iter().map(|s| s.start).collect();
     last.fill(0);
-    for w in 0..words.words.len() {
+    for w in words.offsets() {
         for p in byte_pairs(w) {
-            if last[p] != w as u32 + 1 {
-                last[p] = w as u32 + 1;
-                lists.words[next[p] as usize] = w as u32;
+            if last[p] != w + 1 {
+                last[p] = w + 1;
+                lists.words[next[p] as usize] = w;
                 next[p] += 1;
             }
         }
@@ -375,9 +380,8 @@ fn byte_pairs(words: &Words) -> (Map<u64, PairStat>, Lists) {
     (stats, lists)
 }
 
-/// How many words ahead of a visit its record, then its symbols, are prefetched.
-const PREFETCH_FAR: usize = 24;
-const PREFETCH_NEAR: usize = 12;
+/// How many words ahead of a visit the word is prefetched.
+const PREFETCH: usize = 8;
 
 /// A pair's list must hold at least this many words before its merge runs on every core:
 /// below it, starting the threads costs more than it saves.
@@ -608,72 +612,64 @@ fn merge_word(sym: &mut [u32], n: u64, w: u32, m: Merge, d: &mut Deltas) -> u32 
 /// Shares raw access to the arena between threads that touch disjoint words.
 #[derive(Clone, Copy)]
 struct Arena {
-    symbols: *mut u32,
-    words: *mut Word,
+    ptr: *mut u32,
+    len: usize,
 }
 // SAFETY: used only by `merge_parallel`, whose threads touch disjoint words.
 unsafe impl Send for Arena {}
 unsafe impl Sync for Arena {}
 
 impl Arena {
-    /// [`Words::prefetch`] through the raw pointers, for words of the caller's own slice.
+    /// [`Words::prefetch`] through the raw pointer.
     #[inline(always)]
-    fn prefetch(&self, far: Option<&u32>, near: Option<&u32>, n_words: usize) {
+    fn prefetch(&self, w: Option<&u32>) {
         #[cfg(target_arch = "x86_64")]
-        // SAFETY: the indices are checked against the number of words; prefetching is only
-        // a hint, and the one record read (`near`'s) belongs to the caller's slice.
+        // SAFETY: the offset is checked against the arena; prefetching is only a hint.
         unsafe {
             use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
-            if let Some(&w) = far.filter(|&&w| (w as usize) < n_words) {
-                _mm_prefetch::<_MM_HINT_T0>(self.words.add(w as usize) as *const i8);
-            }
-            if let Some(&w) = near.filter(|&&w| (w as usize) < n_words) {
-                let start = (*self.words.add(w as usize)).start as usize;
-                _mm_prefetch::<_MM_HINT_T0>(self.symbols.add(start) as *const i8);
+            if let Some(&w) = w.filter(|&&w| (w as usize) < self.len) {
+                _mm_prefetch::<_MM_HINT_T0>(self.ptr.add(w as usize) as *const i8);
             }
         }
     }
 
-    /// Word `w`'s record and symbols.
+    /// [`Words::word_mut`] through the raw pointer.
     ///
     /// # Safety
-    /// `w` is in bounds, and no other reference to word `w` is alive.
+    /// `w` is a word's offset, and no other reference to word `w` is alive.
     #[allow(clippy::mut_from_ref)]
-    unsafe fn word(&self, w: u32) -> (&mut Word, &mut [u32]) {
-        let word = &mut *self.words.add(w as usize);
-        let sym = std::slice::from_raw_parts_mut(
-            self.symbols.add(word.start as usize),
-            word.len as usize,
-        );
-        (word, sym)
+    unsafe fn word_mut(&self, w: u32) -> (u64, &mut u32, &mut [u32]) {
+        let w = w as usize;
+        assert!(w + HEAD <= self.len);
+        let head = std::slice::from_raw_parts_mut(self.ptr.add(w), HEAD);
+        let len = head[2] as usize;
+        assert!(w + HEAD + len <= self.len);
+        let n = head[0] as u64 | (head[1] as u64) << 32;
+        let sym = std::slice::from_raw_parts_mut(self.ptr.add(w + HEAD), len);
+        (n, &mut head[2], sym)
     }
 }
 
 /// [`merge_word`] over a long word list on every core, each thread into its own deltas.
 fn merge_parallel(words: &mut Words, occurrences: &[u32], m: Merge, per_thread: &[Mutex<Deltas>]) {
     let arena = Arena {
-        symbols: words.symbols.as_mut_ptr(),
-        words: words.words.as_mut_ptr(),
+        ptr: words.arena.as_mut_ptr(),
+        len: words.arena.len(),
     };
-    let n_words = words.words.len();
     let per_job = occurrences.len().div_ceil(rayon::current_num_threads() * 4);
     occurrences.par_chunks(per_job).for_each(|slice| {
         let slot = rayon::current_thread_index().unwrap_or(0) % per_thread.len();
         let mut d = per_thread[slot].lock().unwrap_or_else(|e| e.into_inner());
+        for w in slice.iter().take(PREFETCH) {
+            arena.prefetch(Some(w));
+        }
         for (i, &w) in slice.iter().enumerate() {
-            assert!((w as usize) < n_words);
-            // The words ahead are on this thread's slice too, so reading their records races
-            // with no other thread.
-            arena.prefetch(
-                slice.get(i + PREFETCH_FAR),
-                slice.get(i + PREFETCH_NEAR),
-                n_words,
-            );
+            arena.prefetch(slice.get(i + PREFETCH));
             // SAFETY: a word appears at most once in a pair's list (a pair gains words only
             // in the merge that creates it, once each), so no two threads touch the same
-            // word, and every word's symbols lie inside the arena.
-            let (word, sym) = unsafe { arena.word(w) };
-            word.len = merge_word(sym, word.count, w, m, &mut d);
+            // word; `word_mut` checks that the word lies inside the arena.
+            let (n, len, sym) = unsafe { arena.word_mut(w) };
+            *len = merge_word(sym, n, w, m, &mut d);
         }
     });
 }
