@@ -154,7 +154,13 @@ impl Encoder {
 
     /// Encodes many texts as ordinary text on `threads` threads (0: one per core).
     pub fn encode_ordinary_batch(&self, texts: &[&str], threads: usize) -> Result<Vec<Vec<u32>>> {
-        let run = || texts.par_iter().map(|t| self.encode_ordinary(t)).collect();
+        let run = || {
+            texts
+                .par_iter()
+                .enumerate()
+                .map(|(i, t)| self.encode_ordinary(t).map_err(|e| e.in_document(i)))
+                .collect()
+        };
         if threads == 0 {
             run()
         } else {
@@ -169,7 +175,13 @@ impl Encoder {
         allowed: Allowed,
         threads: usize,
     ) -> Result<Vec<Vec<u32>>> {
-        let run = || texts.par_iter().map(|t| self.encode(t, allowed)).collect();
+        let run = || {
+            texts
+                .par_iter()
+                .enumerate()
+                .map(|(i, t)| self.encode(t, allowed).map_err(|e| e.in_document(i)))
+                .collect()
+        };
         if threads == 0 {
             run()
         } else {

@@ -76,5 +76,22 @@ impl fmt::Display for Error {
 
 impl std::error::Error for Error {}
 
+impl Error {
+    /// The same error, naming document `index` of a batch if it concerns one document.
+    pub fn in_document(self, index: usize) -> Self {
+        match self {
+            Error::RegexRuntime { message, .. } => Error::RegexRuntime {
+                document: index,
+                message,
+            },
+            Error::InvalidUtf8 { offset, .. } => Error::InvalidUtf8 {
+                document: index,
+                offset,
+            },
+            e => e,
+        }
+    }
+}
+
 /// Shorthand for results of this crate.
 pub type Result<T> = std::result::Result<T, Error>;

@@ -100,6 +100,21 @@ fn batch_equals_one_by_one() {
 }
 
 #[test]
+fn a_regex_failure_in_a_batch_names_its_document() {
+    // A repeated choice of two ways to match `a`, with a lookahead that keeps fancy-regex
+    // backtracking through every combination until it gives up.
+    let v = vocab_with(r"(?:(?=a)a|a)+b|\s+|[^a\s]+|a", false);
+    let e = Encoder::new(&v).unwrap();
+    let bad = "a".repeat(40) + "c";
+    for (texts, document) in [(["fine", &bad, "fine"], 1), ([&bad, "fine", "fine"], 0)] {
+        match e.encode_ordinary_batch(&texts, 2) {
+            Err(bpe_core::Error::RegexRuntime { document: d, .. }) => assert_eq!(d, document),
+            other => panic!("expected a regex failure in document {document}: {other:?}"),
+        }
+    }
+}
+
+#[test]
 fn decode_rejects_unknown_ids() {
     let e = Encoder::new(vocab()).unwrap();
     let n = e.n_vocab();
