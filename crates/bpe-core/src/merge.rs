@@ -89,19 +89,75 @@ impl Lists {
     }
 }
 
-/// The words (distinct chunks of two or more bytes) in one arena of `u32`. A word is named
-/// by its offset there, where its count (two `u32`, low half first) and its current length
-/// come just before its symbols: visiting a word is one miss in memory, not a miss for a
-/// record and another for the symbols it points to. Offsets grow with the words' order, and
-/// name the words in the pairs' lists.
-struct Words {
-    arena: Vec<u32>,
+/// A symbol of the words' arena: `u16` while every id fits (vocabularies of up to 65536
+/// ids), which halves the memory each visit of a word touches, else `u32`. A word's head,
+/// its count (8 bytes) and length (4 bytes), takes [`Symbol::HEAD`] symbols.
+trait Symbol: Copy + Eq + Send + Sync + 'static {
+    const HEAD: usize;
+    fn from_id(id: u32) -> Self;
+    fn id(self) -> u32;
+    fn head(count: u64, len: u32) -> impl IntoIterator<Item = Self>;
+    fn count(head: &[Self]) -> u64;
+    fn len(head: &[Self]) -> u32;
+    fn set_len(head: &mut [Self], len: u32);
 }
 
-/// The `u32`s before a word's symbols: its count (two) and its length.
-const HEAD: usize = 3;
+impl Symbol for u16 {
+    const HEAD: usize = 6;
+    fn from_id(id: u32) -> Self {
+        id as u16
+    }
+    fn id(self) -> u32 {
+        self as u32
+    }
+    fn head(count: u64, len: u32) -> impl IntoIterator<Item = Self> {
+        let [c0, c1, c2, c3] = [0, 16, 32, 48].map(|s| (count >> s) as u16);
+        [c0, c1, c2, c3, len as u16, (len >> 16) as u16]
+    }
+    fn count(h: &[Self]) -> u64 {
+        (0..4).fold(0, |c, i| c | (h[i] as u64) << (16 * i))
+    }
+    fn len(h: &[Self]) -> u32 {
+        h[4] as u32 | (h[5] as u32) << 16
+    }
+    fn set_len(h: &mut [Self], len: u32) {
+        h[4] = len as u16;
+        h[5] = (len >> 16) as u16;
+    }
+}
 
-impl Words {
+impl Symbol for u32 {
+    const HEAD: usize = 3;
+    fn from_id(id: u32) -> Self {
+        id
+    }
+    fn id(self) -> u32 {
+        self
+    }
+    fn head(count: u64, len: u32) -> impl IntoIterator<Item = Self> {
+        [count as u32, (count >> 32) as u32, len]
+    }
+    fn count(h: &[Self]) -> u64 {
+        h[0] as u64 | (h[1] as u64) << 32
+    }
+    fn len(h: &[Self]) -> u32 {
+        h[2]
+    }
+    fn set_len(h: &mut [Self], len: u32) {
+        h[2] = len;
+    }
+}
+
+/// The words (distinct chunks of two or more bytes) in one arena of symbols. A word is
+/// named by its offset there, where its head (count and current length) comes just before
+/// its symbols: visiting a word is one miss in memory, not a miss for a record and another
+/// for the symbols it points to. Offsets grow with the words' order, and name the words in
+/// the pairs' lists.
+struct Words<S> {
+    arena: Vec<S>,
+}
+
+impl<S: Symbol> Words<S> {
     fn new<C: Deref<Target = [u8]>>(chunks: impl Iterator<Item = (C, u64)>) -> Result<Self> {
         let mut arena = Vec::new();
         for (chunk, n) in chunks {
@@ -109,8 +165,8 @@ impl Words {
             if chunk.len() < 2 || n == 0 {
                 continue;
             }
-            arena.extend([n as u32, (n >> 32) as u32, chunk.len() as u32]);
-            arena.extend(chunk.iter().map(|&b| b as u32));
+            arena.extend(S::head(n, chunk.len() as u32));
+            arena.extend(chunk.iter().map(|&b| S::from_id(b as u32)));
         }
         if arena.len() > u32::MAX as usize {
             return Err(Error::State(format!(
@@ -126,28 +182,27 @@ impl Words {
     fn offsets(&self) -> impl Iterator<Item = u32> + '_ {
         let mut o = 0;
         std::iter::from_fn(move || {
+            let head = self.arena.get(o..o + S::HEAD)?;
             let at = o;
-            o += HEAD + *self.arena.get(at + 2)? as usize;
+            o += S::HEAD + S::len(head) as usize;
             Some(at as u32)
         })
     }
 
     fn count(&self, w: u32) -> u64 {
-        let w = w as usize;
-        self.arena[w] as u64 | (self.arena[w + 1] as u64) << 32
+        S::count(&self.arena[w as usize..])
     }
 
-    fn get(&self, w: u32) -> &[u32] {
-        let w = w as usize;
-        &self.arena[w + HEAD..w + HEAD + self.arena[w + 2] as usize]
+    fn get(&self, w: u32) -> &[S] {
+        let start = w as usize + S::HEAD;
+        &self.arena[start..start + S::len(&self.arena[w as usize..]) as usize]
     }
 
-    /// Word `w`'s count and its symbols, which [`merge_word`] rewrites.
-    fn word_mut(&mut self, w: u32) -> (u64, &mut u32, &mut [u32]) {
-        let n = self.count(w);
-        let (head, rest) = self.arena[w as usize..].split_at_mut(HEAD);
-        let len = head[2] as usize;
-        (n, &mut head[2], &mut rest[..len])
+    /// Word `w`'s head and symbols, which [`merge_word`] rewrites.
+    fn word_mut(&mut self, w: u32) -> (&mut [S], &mut [S]) {
+        let (head, rest) = self.arena[w as usize..].split_at_mut(S::HEAD);
+        let len = S::len(head) as usize;
+        (head, &mut rest[..len])
     }
 
     /// Asks the CPU to start loading a word that a visit soon will touch: the words on a
@@ -159,7 +214,7 @@ impl Words {
         unsafe {
             use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
             if let Some(at) = w.and_then(|&w| self.arena.get(w as usize)) {
-                _mm_prefetch::<_MM_HINT_T0>(at as *const u32 as *const i8);
+                _mm_prefetch::<_MM_HINT_T0>(at as *const S as *const i8);
             }
         }
     }
@@ -248,8 +303,22 @@ pub fn learn_merges<C: Deref<Target = [u8]>>(
     pool: Option<&rayon::ThreadPool>,
     progress: &mut dyn FnMut(MergeProgress) -> bool,
 ) -> Result<Vec<Pair>> {
+    if 256 + n_merges as u64 <= 1 << 16 {
+        learn::<u16, C>(chunks, n_merges, pool, progress)
+    } else {
+        learn::<u32, C>(chunks, n_merges, pool, progress)
+    }
+}
+
+/// [`learn_merges`] with the symbols of the words' arena of type `S`, which holds every id.
+fn learn<S: Symbol, C: Deref<Target = [u8]>>(
+    chunks: impl Iterator<Item = (C, u64)>,
+    n_merges: u32,
+    pool: Option<&rayon::ThreadPool>,
+    progress: &mut dyn FnMut(MergeProgress) -> bool,
+) -> Result<Vec<Pair>> {
     let threads = pool.map_or_else(rayon::current_num_threads, |p| p.current_num_threads());
-    let mut words = Words::new(chunks)?;
+    let mut words = Words::<S>::new(chunks)?;
     let (mut stats, mut lists) = byte_pairs(&words);
     let mut queue = Queue::new(&stats);
 
@@ -307,8 +376,9 @@ pub fn learn_merges<C: Deref<Target = [u8]>>(
             }
             for (i, &w) in occurrences.iter().enumerate() {
                 words.prefetch(occurrences.get(i + PREFETCH));
-                let (n, len, sym) = words.word_mut(w);
-                *len = merge_word(sym, n, w, merge, &mut deltas);
+                let (head, sym) = words.word_mut(w);
+                let len = merge_word(sym, S::count(head), w, merge, &mut deltas);
+                S::set_len(head, len);
             }
         }
         // Pairs that merge diminished, then pairs it created (never the same: a created
@@ -330,12 +400,12 @@ pub fn learn_merges<C: Deref<Target = [u8]>>(
 /// symbol is still a byte, so the pairs are counted in a dense table of all 65536 byte
 /// pairs (an array access per position instead of a hash lookup), in two passes: one sizes
 /// each pair's list, the next fills the lists in place in the arena.
-fn byte_pairs(words: &Words) -> (Map<u64, PairStat>, Lists) {
+fn byte_pairs<S: Symbol>(words: &Words<S>) -> (Map<u64, PairStat>, Lists) {
     let byte_pairs = |w: u32| {
         words
             .get(w)
             .windows(2)
-            .map(|ab| (ab[0] << 8 | ab[1]) as usize)
+            .map(|ab| (ab[0].id() << 8 | ab[1].id()) as usize)
     };
     let mut dense = vec![PairStat::default(); 1 << 16];
     // The last word that counted toward each pair's list length, plus one (0: none yet).
@@ -561,8 +631,8 @@ impl Deltas {
 /// removes (`(a, b)` and the pairs it formed with its neighbours) and creates (the pairs
 /// `new` forms with them). Returns the word's new length.
 #[inline(always)]
-fn merge_word(sym: &mut [u32], n: u64, w: u32, m: Merge, d: &mut Deltas) -> u32 {
-    let Merge { a, b, new } = m;
+fn merge_word<S: Symbol>(sym: &mut [S], n: u64, w: u32, m: Merge, d: &mut Deltas) -> u32 {
+    let [a, b, new] = [m.a, m.b, m.new].map(S::from_id);
     let len = sym.len();
     // The pair `new` forms with the symbol after a replacement is created only once the
     // next symbol is known: if that symbol starts another replacement, the pair is
@@ -579,17 +649,18 @@ fn merge_word(sym: &mut [u32], n: u64, w: u32, m: Merge, d: &mut Deltas) -> u32 
         if r + 1 < len && sym[r] == a && sym[r + 1] == b {
             if o > 0 {
                 if pending.take().is_some() {
-                    d.created_left.add(new, n, w);
+                    d.created_left.add(m.new, n, w);
                 } else {
-                    let x = sym[o - 1];
+                    let x = sym[o - 1].id();
                     d.removed_left.add(x, n);
                     d.created_left.add(x, n, w);
                 }
             }
             d.removed_pair += n;
             if r + 2 < len {
-                d.removed_right.add(sym[r + 2], n);
-                pending = Some(sym[r + 2]);
+                let y = sym[r + 2].id();
+                d.removed_right.add(y, n);
+                pending = Some(y);
             }
             sym[o] = new;
             o += 1;
@@ -611,15 +682,15 @@ fn merge_word(sym: &mut [u32], n: u64, w: u32, m: Merge, d: &mut Deltas) -> u32 
 
 /// Shares raw access to the arena between threads that touch disjoint words.
 #[derive(Clone, Copy)]
-struct Arena {
-    ptr: *mut u32,
+struct Arena<S> {
+    ptr: *mut S,
     len: usize,
 }
 // SAFETY: used only by `merge_parallel`, whose threads touch disjoint words.
-unsafe impl Send for Arena {}
-unsafe impl Sync for Arena {}
+unsafe impl<S> Send for Arena<S> {}
+unsafe impl<S> Sync for Arena<S> {}
 
-impl Arena {
+impl<S: Symbol> Arena<S> {
     /// [`Words::prefetch`] through the raw pointer.
     #[inline(always)]
     fn prefetch(&self, w: Option<&u32>) {
@@ -638,20 +709,24 @@ impl Arena {
     /// # Safety
     /// `w` is a word's offset, and no other reference to word `w` is alive.
     #[allow(clippy::mut_from_ref)]
-    unsafe fn word_mut(&self, w: u32) -> (u64, &mut u32, &mut [u32]) {
+    unsafe fn word_mut(&self, w: u32) -> (&mut [S], &mut [S]) {
         let w = w as usize;
-        assert!(w + HEAD <= self.len);
-        let head = std::slice::from_raw_parts_mut(self.ptr.add(w), HEAD);
-        let len = head[2] as usize;
-        assert!(w + HEAD + len <= self.len);
-        let n = head[0] as u64 | (head[1] as u64) << 32;
-        let sym = std::slice::from_raw_parts_mut(self.ptr.add(w + HEAD), len);
-        (n, &mut head[2], sym)
+        assert!(w + S::HEAD <= self.len);
+        let head = std::slice::from_raw_parts_mut(self.ptr.add(w), S::HEAD);
+        let len = S::len(head) as usize;
+        assert!(w + S::HEAD + len <= self.len);
+        let sym = std::slice::from_raw_parts_mut(self.ptr.add(w + S::HEAD), len);
+        (head, sym)
     }
 }
 
 /// [`merge_word`] over a long word list on every core, each thread into its own deltas.
-fn merge_parallel(words: &mut Words, occurrences: &[u32], m: Merge, per_thread: &[Mutex<Deltas>]) {
+fn merge_parallel<S: Symbol>(
+    words: &mut Words<S>,
+    occurrences: &[u32],
+    m: Merge,
+    per_thread: &[Mutex<Deltas>],
+) {
     let arena = Arena {
         ptr: words.arena.as_mut_ptr(),
         len: words.arena.len(),
@@ -668,8 +743,9 @@ fn merge_parallel(words: &mut Words, occurrences: &[u32], m: Merge, per_thread: 
             // SAFETY: a word appears at most once in a pair's list (a pair gains words only
             // in the merge that creates it, once each), so no two threads touch the same
             // word; `word_mut` checks that the word lies inside the arena.
-            let (n, len, sym) = unsafe { arena.word_mut(w) };
-            *len = merge_word(sym, n, w, m, &mut d);
+            let (head, sym) = unsafe { arena.word_mut(w) };
+            let len = merge_word(sym, S::count(head), w, m, &mut d);
+            S::set_len(head, len);
         }
     });
 }

@@ -33,6 +33,13 @@ proptest! {
         check(&docs, n);
     }
 
+    /// Asking for more than 65536 ids takes the arena of 32-bit symbols (training stops
+    /// early: these texts have far fewer pairs).
+    #[test]
+    fn incremental_equals_reference_with_wide_ids(docs in proptest::collection::vec(text(30), 1..8), n in 65281u32..70000) {
+        check(&docs, n);
+    }
+
     #[test]
     fn incremental_equals_reference_on_ties(docs in proptest::collection::vec(tie_heavy(40), 1..10), n in 1u32..120) {
         check(&docs, n);
@@ -71,8 +78,11 @@ fn ties_go_to_the_smallest_pair() {
 fn counts_beyond_u32_do_not_wrap() {
     let big = u32::MAX as u64 * 3;
     let counts = [(b"xy".as_slice(), big), (b"ab".as_slice(), big - 1)];
-    let merges = learn_merges(counts.iter().copied(), 2, None, &mut |_| true).unwrap();
-    assert_eq!(merges, vec![(120, 121), (97, 98)]);
+    // Both arenas: 16-bit symbols (two merges asked for) and 32-bit ones (70000).
+    for n in [2, 70000] {
+        let merges = learn_merges(counts.iter().copied(), n, None, &mut |_| true).unwrap();
+        assert_eq!(merges, vec![(120, 121), (97, 98)]);
+    }
 }
 
 #[test]
