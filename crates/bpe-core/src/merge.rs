@@ -14,10 +14,10 @@
 //! slow, obviously right, and the twin that tests compare against.
 
 use crate::error::{Error, Result};
-use rayon::prelude::*;
 use rustc_hash::FxBuildHasher;
 use std::collections::{BTreeMap, BinaryHeap};
 use std::ops::Deref;
+use std::sync::atomic::{AtomicPtr, AtomicU32, AtomicU64, AtomicU8, AtomicUsize, Ordering};
 use std::sync::Mutex;
 
 /// A pair of adjacent token ids.
@@ -197,27 +197,6 @@ impl<S: Symbol> Words<S> {
         let start = w as usize + S::HEAD;
         &self.arena[start..start + S::len(&self.arena[w as usize..]) as usize]
     }
-
-    /// Word `w`'s head and symbols, which [`merge_word`] rewrites.
-    fn word_mut(&mut self, w: u32) -> (&mut [S], &mut [S]) {
-        let (head, rest) = self.arena[w as usize..].split_at_mut(S::HEAD);
-        let len = S::len(head) as usize;
-        (head, &mut rest[..len])
-    }
-
-    /// Asks the CPU to start loading a word that a visit soon will touch: the words on a
-    /// pair's list are scattered over the arena, and waiting for each in turn dominates.
-    #[inline(always)]
-    fn prefetch(&self, w: Option<&u32>) {
-        #[cfg(target_arch = "x86_64")]
-        // SAFETY: prefetching is only a hint; the address is in bounds and never read.
-        unsafe {
-            use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
-            if let Some(at) = w.and_then(|&w| self.arena.get(w as usize)) {
-                _mm_prefetch::<_MM_HINT_T0>(at as *const S as *const i8);
-            }
-        }
-    }
 }
 
 /// The pairs that may win the next merge: a max-heap of (count, pair) entries, which may be
@@ -294,19 +273,24 @@ pub struct MergeProgress {
 
 /// Learns up to `n_merges` merges from `(chunk, count)` pairs, in order.
 ///
-/// Merges of pairs that occur in many words run on `pool` (the global rayon pool if
-/// `None`). `progress` is called after every merge, on the calling thread; returning
-/// `false` cancels with [`Error::Cancelled`]. Returns fewer merges when no pair is left.
+/// Merges of pairs that occur in many words are shared by up to `threads` threads (0: one
+/// per core; at most 4). `progress` is called after every merge, on the calling thread;
+/// returning `false` cancels with [`Error::Cancelled`]. Returns fewer merges when no pair
+/// is left.
 pub fn learn_merges<C: Deref<Target = [u8]>>(
     chunks: impl Iterator<Item = (C, u64)>,
     n_merges: u32,
-    pool: Option<&rayon::ThreadPool>,
+    threads: usize,
     progress: &mut dyn FnMut(MergeProgress) -> bool,
 ) -> Result<Vec<Pair>> {
+    let threads = match threads {
+        0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
+        n => n,
+    };
     if 256 + n_merges as u64 <= 1 << 16 {
-        learn::<u16, C>(chunks, n_merges, pool, progress)
+        learn::<u16, C>(chunks, n_merges, threads, progress)
     } else {
-        learn::<u32, C>(chunks, n_merges, pool, progress)
+        learn::<u32, C>(chunks, n_merges, threads, progress)
     }
 }
 
@@ -314,10 +298,9 @@ pub fn learn_merges<C: Deref<Target = [u8]>>(
 fn learn<S: Symbol, C: Deref<Target = [u8]>>(
     chunks: impl Iterator<Item = (C, u64)>,
     n_merges: u32,
-    pool: Option<&rayon::ThreadPool>,
+    threads: usize,
     progress: &mut dyn FnMut(MergeProgress) -> bool,
 ) -> Result<Vec<Pair>> {
-    let threads = pool.map_or_else(rayon::current_num_threads, |p| p.current_num_threads());
     let mut words = Words::<S>::new(chunks)?;
     let (mut stats, mut lists) = byte_pairs(&words);
     let mut queue = Queue::new(&stats);
@@ -329,71 +312,77 @@ fn learn<S: Symbol, C: Deref<Target = [u8]>>(
     let mut merges = Vec::with_capacity(possible as usize);
     let ids = 256 + possible as usize;
     let mut deltas = Deltas::new(ids);
-    // One set of deltas per worker thread, kept from merge to merge (they are cleared as
-    // they are applied), for the merges that run on every core.
-    let per_thread: Vec<Mutex<Deltas>> = if threads > 1 {
-        (0..threads).map(|_| Mutex::new(Deltas::new(ids))).collect()
-    } else {
-        Vec::new()
+    let helpers: Vec<Helper> = (1..threads.min(MAX_THREADS))
+        .map(|_| Helper::new(ids))
+        .collect();
+    // From here on the words are reached only through `arena`, by this thread and the
+    // helpers, each touching words no other touches.
+    let arena = Arena {
+        ptr: words.arena.as_mut_ptr(),
+        len: words.arena.len(),
     };
-    while merges.len() < n_merges as usize {
-        let Some((count, key)) = queue.pop(&stats) else {
-            break;
-        };
-        // Counts only fall after an entry is pushed (a pair gains occurrences only in the
-        // merge that creates it), so every live pair has an entry at least as high as its
-        // count, and the first entry that is still exact is the true maximum.
-        let current = stats.get(&key).map_or(0, |s| s.count);
-        if current == 0 {
-            continue;
-        }
-        if current != count {
-            queue.push(current, key);
-            continue;
-        }
-        let (a, b) = unpack(key);
-        let new = 256 + merges.len() as u32;
-        merges.push((a, b));
-        let occurrences = lists.get(&stats[&key]);
-        debug_assert!(occurrences.windows(2).all(|w| w[0] < w[1]));
-        let merge = Merge { a, b, new };
-        if occurrences.len() >= PARALLEL_WORDS && threads > 1 {
-            let mut run = || merge_parallel(&mut words, occurrences, merge, &per_thread);
-            match pool {
-                Some(pool) => pool.install(&mut run),
-                None => run(),
+    std::thread::scope(|scope| {
+        let crew: Vec<_> = helpers
+            .iter()
+            .map(|h| (h, scope.spawn(move || h.run(arena))))
+            .collect();
+        // However the loop ends (done, cancelled, or a panic), the helpers stop, so that
+        // the scope can join them.
+        let _stop = StopOnDrop(&crew);
+        while merges.len() < n_merges as usize {
+            let Some((count, key)) = queue.pop(&stats) else {
+                break;
             };
-            for d in &per_thread {
-                deltas.absorb(&mut d.lock().unwrap_or_else(|e| e.into_inner()));
+            // Counts only fall after an entry is pushed (a pair gains occurrences only in
+            // the merge that creates it), so every live pair has an entry at least as high
+            // as its count, and the first entry that is still exact is the true maximum.
+            let current = stats.get(&key).map_or(0, |s| s.count);
+            if current == 0 {
+                continue;
             }
-            // Threads took slices in any order: restore each list's increasing order.
-            deltas.sort_words();
-        } else {
-            // Most lists are short: start loading their first words before the first visit
-            // rather than leaving them to the prefetches that run ahead inside the loop.
-            for w in occurrences.iter().take(PREFETCH) {
-                words.prefetch(Some(w));
+            if current != count {
+                queue.push(current, key);
+                continue;
             }
-            for (i, &w) in occurrences.iter().enumerate() {
-                words.prefetch(occurrences.get(i + PREFETCH));
-                let (head, sym) = words.word_mut(w);
-                let len = merge_word(sym, S::count(head), w, merge, &mut deltas);
-                S::set_len(head, len);
+            let (a, b) = unpack(key);
+            let new = 256 + merges.len() as u32;
+            merges.push((a, b));
+            let occurrences = lists.get(&stats[&key]);
+            debug_assert!(occurrences.windows(2).all(|w| w[0] < w[1]));
+            let merge = Merge { a, b, new };
+            // A long list is cut into consecutive parts, one per thread. This thread takes
+            // the first; the helpers' deltas are added in the order of their parts, so each
+            // created pair's list of words stays in increasing order.
+            let parts = (occurrences.len() / SPLIT_WORDS).clamp(1, crew.len() + 1);
+            let size = occurrences.len().div_ceil(parts);
+            let mut slices = occurrences.chunks(size.max(1));
+            let first = slices.next().unwrap_or_default();
+            let given = crew.len().min(parts - 1);
+            for ((helper, handle), part) in crew.iter().zip(slices) {
+                helper.give(part, merge, handle.thread());
+            }
+            // SAFETY (for this part and the helpers'): a word appears at most once in a
+            // pair's list (a pair gains words only in the merge that creates it, once
+            // each), so the parts hold distinct words.
+            unsafe { merge_part(arena, first, merge, &mut deltas) };
+            for (helper, handle) in &crew[..given] {
+                helper.wait(handle);
+                deltas.absorb(&mut helper.deltas.lock().unwrap_or_else(|e| e.into_inner()));
+            }
+            // Pairs that merge diminished, then pairs it created (never the same: a created
+            // pair contains the new id, a diminished one does not).
+            deltas.apply(merge, &mut stats, &mut lists, &mut queue);
+            debug_assert!(!stats.contains_key(&key));
+            let done = merges.len() as u32;
+            if !progress(MergeProgress {
+                done,
+                total: n_merges,
+            }) {
+                return Err(Error::Cancelled);
             }
         }
-        // Pairs that merge diminished, then pairs it created (never the same: a created
-        // pair contains the new id, a diminished one does not).
-        deltas.apply(merge, &mut stats, &mut lists, &mut queue);
-        debug_assert!(!stats.contains_key(&key));
-        let done = merges.len() as u32;
-        if !progress(MergeProgress {
-            done,
-            total: n_merges,
-        }) {
-            return Err(Error::Cancelled);
-        }
-    }
-    Ok(merges)
+        Ok(merges)
+    })
 }
 
 /// The pairs of the words before any merge, with their counts and word lists. Every
@@ -453,9 +442,13 @@ fn byte_pairs<S: Symbol>(words: &Words<S>) -> (Map<u64, PairStat>, Lists) {
 /// How many words ahead of a visit the word is prefetched.
 const PREFETCH: usize = 8;
 
-/// A pair's list must hold at least this many words before its merge runs on every core:
-/// below it, starting the threads costs more than it saves.
-const PARALLEL_WORDS: usize = 4096;
+/// Each thread's part of a list is at least this many words: handing a part to a helper
+/// and adding up its deltas costs about what merging a few dozen words does.
+const SPLIT_WORDS: usize = 256;
+
+/// The most threads that share a merge: helpers wait for work spinning, and the longest
+/// lists are a small part of the work.
+const MAX_THREADS: usize = 4;
 
 /// The merge being applied: `(a, b)` becomes `new`.
 #[derive(Clone, Copy)]
@@ -560,15 +553,6 @@ impl Deltas {
                 let i = id as usize;
                 mine.side.add(id, std::mem::take(&mut theirs.side.count[i]));
                 mine.words[i].append(&mut theirs.words[i]);
-            }
-        }
-    }
-
-    /// Puts each created pair's words in increasing order (after a parallel merge).
-    fn sort_words(&mut self) {
-        for created in [&mut self.created_left, &mut self.created_right] {
-            for &id in &created.side.touched {
-                created.words[id as usize].sort_unstable();
             }
         }
     }
@@ -680,18 +664,20 @@ fn merge_word<S: Symbol>(sym: &mut [S], n: u64, w: u32, m: Merge, d: &mut Deltas
     o as u32
 }
 
-/// Shares raw access to the arena between threads that touch disjoint words.
+/// Raw access to the words' arena, shared by the threads of the merge loop, which touch
+/// disjoint words.
 #[derive(Clone, Copy)]
 struct Arena<S> {
     ptr: *mut S,
     len: usize,
 }
-// SAFETY: used only by `merge_parallel`, whose threads touch disjoint words.
+// SAFETY: the threads that share an arena touch disjoint words (see `merge_part`).
 unsafe impl<S> Send for Arena<S> {}
 unsafe impl<S> Sync for Arena<S> {}
 
 impl<S: Symbol> Arena<S> {
-    /// [`Words::prefetch`] through the raw pointer.
+    /// Asks the CPU to start loading a word that a visit soon will touch: the words on a
+    /// pair's list are scattered over the arena, and waiting for each in turn dominates.
     #[inline(always)]
     fn prefetch(&self, w: Option<&u32>) {
         #[cfg(target_arch = "x86_64")]
@@ -707,8 +693,9 @@ impl<S: Symbol> Arena<S> {
     /// [`Words::word_mut`] through the raw pointer.
     ///
     /// # Safety
-    /// `w` is a word's offset, and no other reference to word `w` is alive.
+    /// No other reference to word `w` is alive.
     #[allow(clippy::mut_from_ref)]
+    #[inline(always)]
     unsafe fn word_mut(&self, w: u32) -> (&mut [S], &mut [S]) {
         let w = w as usize;
         assert!(w + S::HEAD <= self.len);
@@ -720,34 +707,131 @@ impl<S: Symbol> Arena<S> {
     }
 }
 
-/// [`merge_word`] over a long word list on every core, each thread into its own deltas.
-fn merge_parallel<S: Symbol>(
-    words: &mut Words<S>,
-    occurrences: &[u32],
-    m: Merge,
-    per_thread: &[Mutex<Deltas>],
-) {
-    let arena = Arena {
-        ptr: words.arena.as_mut_ptr(),
-        len: words.arena.len(),
-    };
-    let per_job = occurrences.len().div_ceil(rayon::current_num_threads() * 4);
-    occurrences.par_chunks(per_job).for_each(|slice| {
-        let slot = rayon::current_thread_index().unwrap_or(0) % per_thread.len();
-        let mut d = per_thread[slot].lock().unwrap_or_else(|e| e.into_inner());
-        for w in slice.iter().take(PREFETCH) {
-            arena.prefetch(Some(w));
+/// [`merge_word`] over the words of `part`, into `d`.
+///
+/// # Safety
+/// No other thread touches the words of `part` meanwhile, and each appears in it once.
+unsafe fn merge_part<S: Symbol>(arena: Arena<S>, part: &[u32], m: Merge, d: &mut Deltas) {
+    // Most lists are short: start loading their first words before the first visit rather
+    // than leaving them to the prefetches that run ahead inside the loop.
+    for w in part.iter().take(PREFETCH) {
+        arena.prefetch(Some(w));
+    }
+    for (i, &w) in part.iter().enumerate() {
+        arena.prefetch(part.get(i + PREFETCH));
+        let (head, sym) = arena.word_mut(w);
+        let len = merge_word(sym, S::count(head), w, m, d);
+        S::set_len(head, len);
+    }
+}
+
+/// A thread that merges a part of long lists while the loop's own thread merges the rest.
+/// Long lists come every few dozen microseconds early on, and take about that long: too
+/// short for a thread pool's wake-up. So a helper waits for work spinning for a while, and
+/// only then parks (the loop unparks it when it hands over a part).
+struct Helper {
+    state: AtomicU8,
+    /// The part: its words (a slice of a pair's list, which the loop leaves alone until the
+    /// helper is done) and the merge.
+    part: AtomicPtr<u32>,
+    part_len: AtomicUsize,
+    pair: AtomicU64,
+    new: AtomicU32,
+    deltas: Mutex<Deltas>,
+}
+
+const IDLE: u8 = 0;
+const WORK: u8 = 1;
+const DONE: u8 = 2;
+const STOP: u8 = 3;
+
+/// Spins a helper waits before it parks: tens of microseconds.
+const SPINS: u32 = 1 << 14;
+
+impl Helper {
+    fn new(ids: usize) -> Self {
+        Helper {
+            state: AtomicU8::new(IDLE),
+            part: AtomicPtr::new(std::ptr::null_mut()),
+            part_len: AtomicUsize::new(0),
+            pair: AtomicU64::new(0),
+            new: AtomicU32::new(0),
+            deltas: Mutex::new(Deltas::new(ids)),
         }
-        for (i, &w) in slice.iter().enumerate() {
-            arena.prefetch(slice.get(i + PREFETCH));
-            // SAFETY: a word appears at most once in a pair's list (a pair gains words only
-            // in the merge that creates it, once each), so no two threads touch the same
-            // word; `word_mut` checks that the word lies inside the arena.
-            let (head, sym) = unsafe { arena.word_mut(w) };
-            let len = merge_word(sym, S::count(head), w, m, &mut d);
-            S::set_len(head, len);
+    }
+
+    /// The helper's thread: merges each part it is given until told to stop.
+    fn run<S: Symbol>(&self, arena: Arena<S>) {
+        let mut idle = 0;
+        loop {
+            match self.state.load(Ordering::Acquire) {
+                WORK => {
+                    let (a, b) = unpack(self.pair.load(Ordering::Relaxed));
+                    let m = Merge {
+                        a,
+                        b,
+                        new: self.new.load(Ordering::Relaxed),
+                    };
+                    let mut d = self.deltas.lock().unwrap_or_else(|e| e.into_inner());
+                    // SAFETY: `give` published a live slice of a pair's list (the Acquire
+                    // load above pairs with its Release store), which the loop leaves alone
+                    // until DONE; the loop's thread and the other helpers merge the other
+                    // parts of that list, which hold other words.
+                    unsafe {
+                        let part = std::slice::from_raw_parts(
+                            self.part.load(Ordering::Relaxed),
+                            self.part_len.load(Ordering::Relaxed),
+                        );
+                        merge_part(arena, part, m, &mut d);
+                    }
+                    drop(d);
+                    self.state.store(DONE, Ordering::Release);
+                    idle = 0;
+                }
+                STOP => return,
+                _ if idle < SPINS => {
+                    idle += 1;
+                    std::hint::spin_loop();
+                }
+                _ => std::thread::park(),
+            }
         }
-    });
+    }
+
+    /// Hands `part` of merge `m`'s list to the helper running on `thread`.
+    fn give(&self, part: &[u32], m: Merge, thread: &std::thread::Thread) {
+        self.part.store(part.as_ptr().cast_mut(), Ordering::Relaxed);
+        self.part_len.store(part.len(), Ordering::Relaxed);
+        self.pair.store(pack(m.a, m.b), Ordering::Relaxed);
+        self.new.store(m.new, Ordering::Relaxed);
+        self.state.store(WORK, Ordering::Release);
+        thread.unpark();
+    }
+
+    /// Waits until the helper has merged its part. Panics if its thread has died.
+    fn wait(&self, handle: &std::thread::ScopedJoinHandle<'_, ()>) {
+        let mut spins = 0u32;
+        while self.state.load(Ordering::Acquire) != DONE {
+            spins = spins.wrapping_add(1);
+            if spins.is_multiple_of(1024) && handle.is_finished() {
+                panic!("a merge helper thread stopped");
+            }
+            std::hint::spin_loop();
+        }
+        self.state.store(IDLE, Ordering::Relaxed);
+    }
+}
+
+/// Tells every helper to stop when dropped.
+struct StopOnDrop<'a, 'scope>(&'a [(&'a Helper, std::thread::ScopedJoinHandle<'scope, ()>)]);
+
+impl Drop for StopOnDrop<'_, '_> {
+    fn drop(&mut self) {
+        for (helper, handle) in self.0 {
+            helper.state.store(STOP, Ordering::Release);
+            handle.thread().unpark();
+        }
+    }
 }
 
 /// The slow twin of [`learn_merges`]: recounts every pair at every step.

@@ -101,7 +101,11 @@ impl Trainer {
         let n_merges = vocab_size - minimum as u32;
         let cancel = self.cancel.clone();
         let counts = &self.counts;
-        let merges = learn_merges(counts.iter(), n_merges, self.pool.as_ref(), &mut |p| {
+        let threads = self
+            .pool
+            .as_ref()
+            .map_or_else(rayon::current_num_threads, |p| p.current_num_threads());
+        let merges = learn_merges(counts.iter(), n_merges, threads, &mut |p| {
             !cancel.load(Ordering::Relaxed) && progress(p)
         })?;
         Vocabulary::from_merges(&merges, self.pretokenizer.pattern(), special_tokens)

@@ -20,7 +20,7 @@ fn chunk_counts(docs: &[String]) -> HashMap<Vec<u8>, u64> {
 fn check(docs: &[String], n: u32) {
     let counts = chunk_counts(docs);
     let iter = || counts.iter().map(|(k, &v)| (k.as_slice(), v));
-    let fast = learn_merges(iter(), n, None, &mut |_| true).unwrap();
+    let fast = learn_merges(iter(), n, 0, &mut |_| true).unwrap();
     let slow = reference_merges(iter(), n);
     assert_eq!(fast, slow, "docs {docs:?}");
 }
@@ -58,7 +58,7 @@ fn overlapping_runs() {
 #[test]
 fn stops_early_when_no_pair_is_left() {
     let counts = [(b"ab".as_slice(), 3u64), (b"c".as_slice(), 5)];
-    let merges = learn_merges(counts.iter().copied(), 10, None, &mut |_| true).unwrap();
+    let merges = learn_merges(counts.iter().copied(), 10, 0, &mut |_| true).unwrap();
     assert_eq!(merges, vec![(97, 98)]);
 }
 
@@ -70,7 +70,7 @@ fn ties_go_to_the_smallest_pair() {
         (b"ab".as_slice(), 1),
         (b"cd".as_slice(), 1),
     ];
-    let merges = learn_merges(counts.iter().copied(), 3, None, &mut |_| true).unwrap();
+    let merges = learn_merges(counts.iter().copied(), 3, 0, &mut |_| true).unwrap();
     assert_eq!(merges, vec![(97, 98), (98, 97), (99, 100)]);
 }
 
@@ -80,7 +80,7 @@ fn counts_beyond_u32_do_not_wrap() {
     let counts = [(b"xy".as_slice(), big), (b"ab".as_slice(), big - 1)];
     // Both arenas: 16-bit symbols (two merges asked for) and 32-bit ones (70000).
     for n in [2, 70000] {
-        let merges = learn_merges(counts.iter().copied(), n, None, &mut |_| true).unwrap();
+        let merges = learn_merges(counts.iter().copied(), n, 0, &mut |_| true).unwrap();
         assert_eq!(merges, vec![(120, 121), (97, 98)]);
     }
 }
@@ -89,7 +89,7 @@ fn counts_beyond_u32_do_not_wrap() {
 fn progress_can_cancel() {
     let counts = [(b"abcdef".as_slice(), 2u64)];
     let mut calls = 0;
-    let r = learn_merges(counts.iter().copied(), 5, None, &mut |p| {
+    let r = learn_merges(counts.iter().copied(), 5, 0, &mut |p| {
         calls += 1;
         p.done < 2
     });
@@ -99,7 +99,8 @@ fn progress_can_cancel() {
 
 #[test]
 fn merges_of_long_word_lists_run_in_parallel_and_agree() {
-    // Over 4096 distinct words share the first pairs, so their merges take the parallel path.
+    // Thousands of distinct words share the first pairs, so their merges are cut into parts
+    // for the helper threads, at boundaries that move with the number of threads.
     let words: Vec<String> = (0..6000)
         .map(|i| format!("the{}then{}", i * 7919 % 100_000, "e".repeat(i % 5)))
         .collect();
@@ -109,10 +110,9 @@ fn merges_of_long_word_lists_run_in_parallel_and_agree() {
         .map(|(i, w)| (w.clone().into_bytes(), 1 + (i % 3) as u64))
         .collect();
     let iter = || counts.iter().map(|(k, v)| (k.as_slice(), *v));
-    let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(3)
-        .build()
-        .unwrap();
-    let fast = learn_merges(iter(), 40, Some(&pool), &mut |_| true).unwrap();
-    assert_eq!(fast, reference_merges(iter(), 40));
+    let slow = reference_merges(iter(), 200);
+    for threads in [1, 2, 3, 4] {
+        let fast = learn_merges(iter(), 200, threads, &mut |_| true).unwrap();
+        assert_eq!(fast, slow, "{threads} threads");
+    }
 }
