@@ -9,6 +9,10 @@ garbage collector through ``ffi.gc`` if nobody closed it.
 
 cffi releases the GIL for the duration of every call into ``lib``, so a long ``feed`` or
 ``train`` on one thread leaves the interpreter free on the others.
+
+The one exception to "only cffi": the two functions that return ids as Python lists made in
+compiled code (see :func:`_compiled_lists`), which take and return Python objects and so are
+called through ctypes.
 """
 
 from __future__ import annotations
@@ -332,6 +336,35 @@ class Trainer(NativeObject):
         return Vocab(out[0])
 
 
+def _compiled_lists():
+    """The library's functions that return ids as Python lists made in compiled code
+    (``crates/bpe-capi/src/python.rs``), called through ctypes: ``(one, batch)``, or None if
+    this build of the library lacks them. Making the int objects of millions of ids costs
+    about as much as encoding; those functions take every int from a table made once per
+    encoder instead, and return None on any failure (the C ABI's path then says what
+    failed)."""
+    import ctypes
+    import pathlib
+
+    from . import _native
+
+    try:
+        (path,) = (p for p in pathlib.Path(_native.__file__).parent.iterdir() if p.name.startswith("lib"))
+        library = ctypes.PyDLL(str(path))
+        one, batch = library.bpe_py_encode_ordinary, library.bpe_py_encode_ordinary_batch
+    except (OSError, AttributeError, ValueError):
+        return None
+    # A py_object result is the new reference the function returns (ctypes takes it over).
+    one.argtypes = [ctypes.c_void_p, ctypes.py_object, ctypes.py_object]
+    one.restype = ctypes.py_object
+    batch.argtypes = [ctypes.c_void_p, ctypes.py_object, ctypes.c_size_t, ctypes.py_object]
+    batch.restype = ctypes.py_object
+    return one, batch
+
+
+_LISTS = _compiled_lists()
+
+
 class Encoder(NativeObject):
     """A ``bpe_encoder``: immutable, so one handle serves many threads at once."""
 
@@ -342,6 +375,10 @@ class Encoder(NativeObject):
         out = ffi.new("bpe_encoder **")
         _check(lib.bpe_encoder_new(vocab.ptr, out))
         super().__init__(out[0])
+        # The int of every rank, for the compiled list builders (encode_ordinary gives no
+        # special token ids), and the handle's address for ctypes.
+        self._ints = list(range(len(vocab))) if _LISTS is not None else None
+        self._address = int(ffi.cast("uintptr_t", out[0]))
 
     def n_vocab(self) -> int:
         out = ffi.new("uint32_t *")
@@ -353,6 +390,10 @@ class Encoder(NativeObject):
         ptr = self._ptr
         if ptr is None:
             raise StateError("this encoder has been closed")
+        if self._ints is not None:
+            ids = _LISTS[0](self._address, text, self._ints)
+            if ids is not None:
+                return ids
         out = ffi.new("bpe_ids *")
         status = lib.bpe_encoder_encode_ordinary(ptr, text, len(text), out)
         if status:
@@ -375,11 +416,16 @@ class Encoder(NativeObject):
     def encode_ordinary_batch(self, texts: Sequence[bytes], threads: int) -> list[list[int]]:
         """Ids of many UTF-8 texts, encoded natively on ``threads`` threads.
 
-        Turning ids into Python ints takes as long as encoding them and needs the GIL, so a
-        large batch is encoded in groups by a helper thread (the native call releases the
-        GIL) while this thread converts the groups already done: the two overlap.
+        The compiled list builders make the lists in one call. Without them, turning ids
+        into Python ints takes as long as encoding them and needs the GIL, so a large batch
+        is encoded in groups by a helper thread (the native call releases the GIL) while
+        this thread converts the groups already done: the two overlap.
         """
         ptr = self.ptr
+        if self._ints is not None:
+            ids = _LISTS[1](self._address, list(texts), threads, self._ints)
+            if ids is not None:
+                return ids
         if len(texts) < 2 * _GROUP:
             return _unpack_batch(self._encode_ordinary_group(ptr, texts, threads))
         groups = [texts[i : i + _GROUP] for i in range(0, len(texts), _GROUP)]

@@ -389,16 +389,76 @@ def test_openai_vocabularies_on_long_runs(openai_pair):
         assert enc.encode_ordinary(text) == twin.encode_ordinary(text), repr(text[:40])
 
 
+def abi_path(enc: libbpe.Encoder) -> libbpe.Encoder:
+    """The same encoder returning ids through the C ABI's buffers instead of the compiled
+    list builders (the package's fallback, and its path when they fail)."""
+    native = enc._native
+    twin = object.__new__(type(native))
+    twin.__dict__.update(native.__dict__, _ints=None)
+    copy = object.__new__(type(enc))
+    copy.__dict__.update(enc.__dict__, _native=twin, _encode_ordinary_utf8=twin.encode_ordinary)
+    return copy
+
+
 def test_large_batches_are_encoded_in_overlapping_groups_and_stay_in_order(openai_pair):
-    # Over 2 * _GROUP texts: encoded in groups by a helper thread while this thread converts.
+    # Over 2 * _GROUP texts: through the C ABI, encoded in groups by a helper thread while
+    # this thread converts.
     from libbpe import _ffi
 
     enc, twin = openai_pair
     texts = generated_texts(3, 4 * _ffi._GROUP + 7, [])
-    for threads in (1, 2):
-        assert enc.encode_ordinary_batch(texts, num_threads=threads) == [
-            twin.encode_ordinary(t) for t in texts
+    expected = [twin.encode_ordinary(t) for t in texts]
+    for e in (enc, abi_path(enc)):
+        for threads in (1, 2):
+            assert e.encode_ordinary_batch(texts, num_threads=threads) == expected
+        assert e.encode_batch(texts, allowed_special="all") == [
+            twin.encode(t, allowed_special="all") for t in texts
         ]
-    assert enc.encode_batch(texts, allowed_special="all") == [
-        twin.encode(t, allowed_special="all") for t in texts
-    ]
+
+
+def test_compiled_lists_are_used_and_equal_the_abi_path(openai_pair):
+    from libbpe import _ffi
+
+    enc, _ = openai_pair
+    assert _ffi._LISTS is not None, "the wheel was built without the python feature"
+    assert enc._native._ints is not None
+    texts = generated_texts(4, 300, [])
+    slow = abi_path(enc)
+    assert [enc.encode_ordinary(t) for t in texts] == [slow.encode_ordinary(t) for t in texts]
+    assert enc.encode_ordinary_batch(texts) == slow.encode_ordinary_batch(texts)
+
+
+def test_compiled_lists_share_the_tables_ints_and_leak_no_reference(openai_pair):
+    import sys
+
+    enc, _ = openai_pair
+    text = "hello hello hello world"
+    ids = enc.encode_ordinary(text)
+    refs_to_ids = sys.getrefcount(ids)
+    assert refs_to_ids == 2  # this name and the argument: no reference leaked
+    table = enc._native._ints
+    shared = [a is table[a] for a in ids]
+    assert all(shared)
+    first = table[ids[0]]
+    before = sys.getrefcount(first)
+    lists = [enc.encode_ordinary(text) for _ in range(100)]
+    lists += enc.encode_ordinary_batch([text] * 100)
+    held = sys.getrefcount(first) - before
+    del lists
+    released = sys.getrefcount(first) - before
+    assert (held, released) == (200 * ids.count(first), 0)
+
+
+def test_a_regex_failure_is_reported_by_either_path():
+    from libbpe.errors import RegexRuntimeError
+
+    # A repeated choice of two ways to match "a", before a lookahead: fancy-regex backtracks
+    # through every combination until it gives up.
+    enc = libbpe.Encoder({bytes([b]): b for b in range(256)}, pattern=r"(?:(?=a)a|a)+b|\s+|[^a\s]+|a")
+    bad = "a" * 40 + "c"
+    for e in (enc, abi_path(enc)):
+        assert e.encode_ordinary("fine") == list(b"fine")
+        with pytest.raises(RegexRuntimeError):
+            e.encode_ordinary(bad)
+        with pytest.raises(RegexRuntimeError, match="document 1"):
+            e.encode_ordinary_batch(["fine", bad, "fine"])

@@ -14,7 +14,7 @@ use bpe_core::{Allowed, Encoder};
 /// locking by the caller.
 #[allow(non_camel_case_types)]
 pub struct bpe_encoder {
-    encoder: Encoder,
+    pub(crate) encoder: Encoder,
 }
 
 /// Text that must be UTF-8: `what` names it in the message.

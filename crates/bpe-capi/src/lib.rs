@@ -27,6 +27,11 @@ pub mod vocab;
 
 pub mod encoder;
 
+/// The Python package's own functions: not part of the C ABI (cffi could not parse them).
+/// cbindgen:ignore
+#[cfg(feature = "python")]
+pub mod python;
+
 pub use buffers::{bpe_buffer, bpe_bytes, bpe_ids, bpe_ids_batch};
 pub use encoder::bpe_encoder;
 pub use status::bpe_status;

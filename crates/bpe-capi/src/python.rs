@@ -1,0 +1,155 @@
+//! Lists of Python ints made in compiled code, for the Python package only: the `python`
+//! feature, which the wheel's build turns on. The C library has no Python in it.
+//!
+//! Returning ids to Python means making a list of ints, and making millions of int objects
+//! costs about as much as finding the ids. The package keeps a table of the int object of
+//! every id (a list made once per encoder); these functions encode with the GIL released,
+//! then fill a new list from the table, which costs a reference count and a pointer per id.
+//! They are called through ctypes (`PyDLL`, which holds the GIL), take and return Python
+//! objects, and use only functions of Python's stable ABI, which the interpreter that
+//! loaded the library provides.
+//!
+//! On any failure they return `None` (and set no exception): the package then takes the
+//! C ABI's path, whose errors say what went wrong.
+
+use crate::encoder::bpe_encoder;
+use std::ffi::{c_char, c_int, c_void};
+
+/// A Python object, only ever handled by pointer.
+#[repr(C)]
+pub struct PyObject {
+    _opaque: [u8; 0],
+}
+
+extern "C" {
+    fn PyList_New(len: isize) -> *mut PyObject;
+    fn PyList_Size(list: *mut PyObject) -> isize;
+    /// A borrowed reference, or NULL (with an exception set) out of range.
+    fn PyList_GetItem(list: *mut PyObject, index: isize) -> *mut PyObject;
+    /// Steals the reference to `item`.
+    fn PyList_SetItem(list: *mut PyObject, index: isize, item: *mut PyObject) -> c_int;
+    fn PyBytes_AsStringAndSize(o: *mut PyObject, data: *mut *mut c_char, len: *mut isize) -> c_int;
+    fn Py_IncRef(o: *mut PyObject);
+    fn Py_DecRef(o: *mut PyObject);
+    fn PyErr_Clear();
+    fn PyEval_SaveThread() -> *mut c_void;
+    fn PyEval_RestoreThread(state: *mut c_void);
+    static mut _Py_NoneStruct: PyObject;
+}
+
+/// A new reference to `None`.
+unsafe fn none() -> *mut PyObject {
+    PyErr_Clear();
+    let none = std::ptr::addr_of_mut!(_Py_NoneStruct);
+    Py_IncRef(none);
+    none
+}
+
+/// Runs `f` with the GIL released.
+unsafe fn without_gil<R>(f: impl FnOnce() -> R) -> R {
+    let state = PyEval_SaveThread();
+    let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f));
+    PyEval_RestoreThread(state);
+    r.unwrap_or_else(|e| std::panic::resume_unwind(e))
+}
+
+/// A new list of the int objects of `ids`, taken from `table` (a list indexed by id), or
+/// NULL (with an exception set) if an id is past the table's end.
+unsafe fn list_of(ids: &[u32], table: *mut PyObject) -> *mut PyObject {
+    let list = PyList_New(ids.len() as isize);
+    if list.is_null() {
+        return list;
+    }
+    for (i, &id) in ids.iter().enumerate() {
+        let item = PyList_GetItem(table, id as isize);
+        if item.is_null() {
+            Py_DecRef(list);
+            return item;
+        }
+        Py_IncRef(item);
+        PyList_SetItem(list, i as isize, item);
+    }
+    list
+}
+
+/// The bytes of a `bytes` object, if it is one and holds UTF-8.
+unsafe fn utf8_of<'a>(o: *mut PyObject) -> Option<&'a str> {
+    let mut data = std::ptr::null_mut();
+    let mut len = 0;
+    if o.is_null() || PyBytes_AsStringAndSize(o, &mut data, &mut len) != 0 {
+        return None;
+    }
+    std::str::from_utf8(std::slice::from_raw_parts(data as *const u8, len as usize)).ok()
+}
+
+/// `encoder`'s ids of `text` (a `bytes` of UTF-8) as ordinary text, as a list of the ints
+/// in `table`; `None` on any failure.
+#[no_mangle]
+pub unsafe extern "C" fn bpe_py_encode_ordinary(
+    encoder: *const bpe_encoder,
+    text: *mut PyObject,
+    table: *mut PyObject,
+) -> *mut PyObject {
+    let (Some(encoder), Some(text)) = (encoder.as_ref(), utf8_of(text)) else {
+        return none();
+    };
+    // The caller holds `text` for the whole call, and bytes never change.
+    let encoded = without_gil(|| encoder.encoder.encode_ordinary(text));
+    match encoded {
+        Ok(ids) => match list_of(&ids, table) {
+            list if list.is_null() => none(),
+            list => list,
+        },
+        Err(_) => none(),
+    }
+}
+
+/// [`bpe_py_encode_ordinary`] for each `bytes` of the list `texts`, on `threads` threads
+/// (0: one per core): a list of lists, or `None` on any failure.
+#[no_mangle]
+pub unsafe extern "C" fn bpe_py_encode_ordinary_batch(
+    encoder: *const bpe_encoder,
+    texts: *mut PyObject,
+    threads: usize,
+    table: *mut PyObject,
+) -> *mut PyObject {
+    let Some(encoder) = encoder.as_ref() else {
+        return none();
+    };
+    let n = PyList_Size(texts);
+    if n < 0 {
+        return none();
+    }
+    // Each text is held while the GIL is released: another thread could take it out of
+    // the list meanwhile.
+    let mut held = Vec::with_capacity(n as usize);
+    let mut strs = Vec::with_capacity(n as usize);
+    for i in 0..n {
+        let o = PyList_GetItem(texts, i);
+        let Some(s) = utf8_of(o) else {
+            held.iter().for_each(|&o| Py_DecRef(o));
+            return none();
+        };
+        Py_IncRef(o);
+        held.push(o);
+        strs.push(s);
+    }
+    let encoded = without_gil(|| encoder.encoder.encode_ordinary_batch(&strs, threads));
+    held.iter().for_each(|&o| Py_DecRef(o));
+    let Ok(encoded) = encoded else {
+        return none();
+    };
+    let lists = PyList_New(n);
+    if lists.is_null() {
+        return none();
+    }
+    for (i, ids) in encoded.iter().enumerate() {
+        let list = list_of(ids, table);
+        if list.is_null() {
+            Py_DecRef(lists);
+            return none();
+        }
+        PyList_SetItem(lists, i as isize, list);
+    }
+    lists
+}
