@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import select
 import signal
 import subprocess
 import sys
@@ -151,9 +152,12 @@ def test_an_iterator_exception_propagates_unchanged_and_nothing_is_left_running(
 # generator; it prints READY when it is at the stage to interrupt, and how it ended.
 CTRL_C_CHILD = textwrap.dedent(
     """
-    import random, string, sys, threading, time
+    import random, signal, string, sys, threading, time
     import libbpe
 
+    # Python leaves SIGINT ignored if it started ignored (as under a shell's background
+    # job): this child must get KeyboardInterrupt however the tests were launched.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     stage = sys.argv[1]
     rng = random.Random(0)
     letters = string.ascii_letters + "éßø中文日本語"
@@ -209,6 +213,9 @@ def _interrupt(stage: str, ready_on: str) -> tuple[float, str]:
             seen += chunk
         start = time.monotonic()
         child.send_signal(signal.SIGINT)
+        # Fail rather than hang if the child never answers.
+        answered, _, _ = select.select([child.stdout], [], [], 30)
+        assert answered, f"no answer 30 s after SIGINT (stage {stage})"
         line = child.stdout.readline()
         elapsed = time.monotonic() - start
         out, err = child.communicate(timeout=60)
