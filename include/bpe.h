@@ -320,7 +320,8 @@ void bpe_buffer_free(struct bpe_buffer *buffer);
  *   never cross chunks), or NULL for GPT-4's (cl100k_base) pattern. GPT-4's and
  *   nanochat's patterns run on a fast hand-written scanner; any other pattern runs on
  *   fancy-regex. Copied; need only stay valid for the call.
- * - `threads`: threads used to count documents; 0 means one per core.
+ * - `threads`: threads used to count documents, and to share the merges of pairs found in
+ *   many words (up to 4 there); 0 means one per core.
  *
  * Errors: BPE_ERROR_INVALID_ARGUMENT (pattern not UTF-8), BPE_ERROR_PATTERN.
  */

@@ -28,7 +28,8 @@ pub struct Trainer {
 }
 
 impl Trainer {
-    /// A trainer for `pattern`, using `threads` threads (0: one per core).
+    /// A trainer for `pattern`, using `threads` threads (0: one per core) to count, and up
+    /// to 4 of them in the merge loop.
     pub fn new(pattern: &str, threads: usize) -> Result<Self> {
         let pool = if threads == 0 {
             None
