@@ -37,7 +37,7 @@ Options:
   --threads N            Counting threads (default 0: one per core)
   --text-field F         JSONL field holding the document (default: text)
   --stdin-jsonl          Read standard input as JSONL
-  --batch-mb M           Megabytes of documents counted per batch (default 64)
+  --batch-mb M           Megabytes of documents counted per batch (default 16)
   -q, --quiet            Print no summary
   -h, --help             Print this help
 ";
@@ -323,7 +323,9 @@ fn parse_train(mut p: Parser) -> Result<Command, CliError> {
     let mut special_tokens = Vec::new();
     let mut threads = 0;
     let mut text_field = "text".to_string();
-    let mut batch_mb = 64.0;
+    // The reader parses the next batch while this one is counted; the first batch is read
+    // with nothing to overlap, so it should be a small part of a typical corpus.
+    let mut batch_mb = 16.0;
     let mut output = None;
     let mut stdin_jsonl = false;
     let mut quiet = false;
