@@ -345,9 +345,12 @@ def _compiled_lists():
     failed)."""
     import ctypes
     import pathlib
+    import sys
 
     from . import _native
 
+    if sys.implementation.name != "cpython":  # they rely on CPython's objects and ids
+        return None
     try:
         (path,) = (p for p in pathlib.Path(_native.__file__).parent.iterdir() if p.name.startswith("lib"))
         library = ctypes.PyDLL(str(path))
@@ -355,9 +358,10 @@ def _compiled_lists():
     except (OSError, AttributeError, ValueError):
         return None
     # A py_object result is the new reference the function returns (ctypes takes it over).
-    one.argtypes = [ctypes.c_void_p, ctypes.py_object, ctypes.py_object]
+    # The table of ints is passed as the address and length of an array of their addresses.
+    one.argtypes = [ctypes.c_void_p, ctypes.py_object, ctypes.c_void_p, ctypes.c_size_t]
     one.restype = ctypes.py_object
-    batch.argtypes = [ctypes.c_void_p, ctypes.py_object, ctypes.c_size_t, ctypes.py_object]
+    batch.argtypes = [ctypes.c_void_p, ctypes.py_object, ctypes.c_size_t, ctypes.c_void_p, ctypes.c_size_t]
     batch.restype = ctypes.py_object
     return one, batch
 
@@ -375,9 +379,13 @@ class Encoder(NativeObject):
         out = ffi.new("bpe_encoder **")
         _check(lib.bpe_encoder_new(vocab.ptr, out))
         super().__init__(out[0])
-        # The int of every rank, for the compiled list builders (encode_ordinary gives no
-        # special token ids), and the handle's address for ctypes.
+        # The int of every rank for the compiled list builders (encode_ordinary gives no
+        # special token ids), kept alive here, and the array of their addresses that they
+        # read (in CPython an object's id is its address); the handle's address for ctypes.
         self._ints = list(range(len(vocab))) if _LISTS is not None else None
+        if self._ints is not None:
+            self._int_addresses = array("Q" if ffi.sizeof("void *") == 8 else "I", map(id, self._ints))
+            self._table = (self._int_addresses.buffer_info()[0], len(self._ints))
         self._address = int(ffi.cast("uintptr_t", out[0]))
 
     def n_vocab(self) -> int:
@@ -391,7 +399,7 @@ class Encoder(NativeObject):
         if ptr is None:
             raise StateError("this encoder has been closed")
         if self._ints is not None:
-            ids = _LISTS[0](self._address, text, self._ints)
+            ids = _LISTS[0](self._address, text, *self._table)
             if ids is not None:
                 return ids
         out = ffi.new("bpe_ids *")
@@ -423,7 +431,7 @@ class Encoder(NativeObject):
         """
         ptr = self.ptr
         if self._ints is not None:
-            ids = _LISTS[1](self._address, list(texts), threads, self._ints)
+            ids = _LISTS[1](self._address, list(texts), threads, *self._table)
             if ids is not None:
                 return ids
         if len(texts) < 2 * _GROUP:

@@ -2,9 +2,10 @@
 //! feature, which the wheel's build turns on. The C library has no Python in it.
 //!
 //! Returning ids to Python means making a list of ints, and making millions of int objects
-//! costs about as much as finding the ids. The package keeps a table of the int object of
-//! every id (a list made once per encoder); these functions encode with the GIL released,
-//! then fill a new list from the table, which costs a reference count and a pointer per id.
+//! costs about as much as finding the ids. The package keeps the int object of every id (a
+//! list made once per encoder, and an array of their addresses); these functions encode with
+//! the GIL released, then fill a new list from the table, which costs a reference count and
+//! a pointer per id.
 //! They are called through ctypes (`PyDLL`, which holds the GIL), take and return Python
 //! objects, and use only functions of Python's stable ABI, which the interpreter that
 //! loaded the library provides.
@@ -53,19 +54,32 @@ unsafe fn without_gil<R>(f: impl FnOnce() -> R) -> R {
     r.unwrap_or_else(|e| std::panic::resume_unwind(e))
 }
 
-/// A new list of the int objects of `ids`, taken from `table` (a list indexed by id), or
-/// NULL (with an exception set) if an id is past the table's end.
-unsafe fn list_of(ids: &[u32], table: *mut PyObject) -> *mut PyObject {
+/// The int object of every id: the addresses of objects that the caller keeps alive.
+#[derive(Clone, Copy)]
+struct Table {
+    ints: *const *mut PyObject,
+    len: usize,
+}
+
+impl Table {
+    /// # Safety
+    /// `ints` points to `len` pointers to int objects alive for the whole call.
+    unsafe fn get(&self, id: u32) -> Option<*mut PyObject> {
+        ((id as usize) < self.len).then(|| *self.ints.add(id as usize))
+    }
+}
+
+/// A new list of the int objects of `ids`, or NULL if an id has none (or memory ran out).
+unsafe fn list_of(ids: &[u32], table: Table) -> *mut PyObject {
     let list = PyList_New(ids.len() as isize);
     if list.is_null() {
         return list;
     }
     for (i, &id) in ids.iter().enumerate() {
-        let item = PyList_GetItem(table, id as isize);
-        if item.is_null() {
+        let Some(item) = table.get(id) else {
             Py_DecRef(list);
-            return item;
-        }
+            return std::ptr::null_mut();
+        };
         Py_IncRef(item);
         PyList_SetItem(list, i as isize, item);
     }
@@ -82,14 +96,17 @@ unsafe fn utf8_of<'a>(o: *mut PyObject) -> Option<&'a str> {
     std::str::from_utf8(std::slice::from_raw_parts(data as *const u8, len as usize)).ok()
 }
 
-/// `encoder`'s ids of `text` (a `bytes` of UTF-8) as ordinary text, as a list of the ints
-/// in `table`; `None` on any failure.
+/// `encoder`'s ids of `text` (a `bytes` of UTF-8) as ordinary text, as a list of the int
+/// objects at `ints` (`n_ints` addresses, indexed by id, of ints the caller keeps alive);
+/// `None` on any failure.
 #[no_mangle]
 pub unsafe extern "C" fn bpe_py_encode_ordinary(
     encoder: *const bpe_encoder,
     text: *mut PyObject,
-    table: *mut PyObject,
+    ints: *const *mut PyObject,
+    n_ints: usize,
 ) -> *mut PyObject {
+    let table = Table { ints, len: n_ints };
     let (Some(encoder), Some(text)) = (encoder.as_ref(), utf8_of(text)) else {
         return none();
     };
@@ -111,8 +128,10 @@ pub unsafe extern "C" fn bpe_py_encode_ordinary_batch(
     encoder: *const bpe_encoder,
     texts: *mut PyObject,
     threads: usize,
-    table: *mut PyObject,
+    ints: *const *mut PyObject,
+    n_ints: usize,
 ) -> *mut PyObject {
+    let table = Table { ints, len: n_ints };
     let Some(encoder) = encoder.as_ref() else {
         return none();
     };
