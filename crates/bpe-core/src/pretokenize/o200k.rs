@@ -91,7 +91,7 @@ fn upper_star_lower_plus(t: &Table, s: &[u8], mut j: usize) -> Option<usize> {
         let (f, _, n) = flags(t, s, j);
         if f & UPPER_CLASS == 0 {
             if f & LOWER_CLASS != 0 {
-                return Some(run(t, s, j + n, LOWER_CLASS));
+                return Some(lower_run(t, s, j + n));
             }
             break;
         }
@@ -101,6 +101,29 @@ fn upper_star_lower_plus(t: &Table, s: &[u8], mut j: usize) -> Option<usize> {
         j += n;
     }
     after_both
+}
+
+/// `run(t, s, j, LOWER_CLASS)`, eight bytes at a time while they are ASCII lowercase
+/// letters, the class's only ASCII chars (most of a word): a byte is one when, with its top
+/// bit clear, it lies in 0x61..=0x7a. With the top bits cleared, the additions cannot carry
+/// from one byte into the next.
+#[inline(always)]
+fn lower_run(t: &Table, s: &[u8], mut j: usize) -> usize {
+    while let Some(bytes) = s.get(j..j + 8) {
+        const LOW7: u64 = 0x7f7f_7f7f_7f7f_7f7f;
+        const TOP: u64 = 0x8080_8080_8080_8080;
+        let x = u64::from_le_bytes(bytes.try_into().unwrap());
+        let y = x & LOW7;
+        let from_a = y.wrapping_add(0x1f1f_1f1f_1f1f_1f1f);
+        let past_z = y.wrapping_add(0x0505_0505_0505_0505);
+        let other = !(from_a & !past_z & !x & TOP) & TOP;
+        if other != 0 {
+            j += (other.trailing_zeros() / 8) as usize;
+            break;
+        }
+        j += 8;
+    }
+    run(t, s, j, LOWER_CLASS)
 }
 
 /// The end after the optional contraction `(?i:'s|'t|'re|'ve|'m|'ll|'d)?` at `j`.
@@ -148,12 +171,12 @@ fn chunk_end(t: &Table, s: &[u8], i: usize) -> usize {
         let (f1, _, n1) = flags(t, s, i + n);
         if f1 & UPPER_CLASS != 0 {
             let e = run(t, s, i + n + n1, UPPER_CLASS);
-            return contraction(t, s, run(t, s, e, LOWER_CLASS));
+            return contraction(t, s, lower_run(t, s, e));
         }
     }
     if f & UPPER_CLASS != 0 {
         let e = run(t, s, i + n, UPPER_CLASS);
-        return contraction(t, s, run(t, s, e, LOWER_CLASS));
+        return contraction(t, s, lower_run(t, s, e));
     }
 
     // \p{N}{1,3}
