@@ -46,12 +46,13 @@ unsafe fn none() -> *mut PyObject {
     none
 }
 
-/// Runs `f` with the GIL released.
-unsafe fn without_gil<R>(f: impl FnOnce() -> R) -> R {
+/// Runs `f` with the GIL released; `None` if it panicked (a panic must not unwind into
+/// Python, and the C ABI's path, taken then, reports it as an error).
+unsafe fn without_gil<R>(f: impl FnOnce() -> R) -> Option<R> {
     let state = PyEval_SaveThread();
     let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f));
     PyEval_RestoreThread(state);
-    r.unwrap_or_else(|e| std::panic::resume_unwind(e))
+    r.ok()
 }
 
 /// The int object of every id: the addresses of objects that the caller keeps alive.
@@ -113,11 +114,11 @@ pub unsafe extern "C" fn bpe_py_encode_ordinary(
     // The caller holds `text` for the whole call, and bytes never change.
     let encoded = without_gil(|| encoder.encoder.encode_ordinary(text));
     match encoded {
-        Ok(ids) => match list_of(&ids, table) {
+        Some(Ok(ids)) => match list_of(&ids, table) {
             list if list.is_null() => none(),
             list => list,
         },
-        Err(_) => none(),
+        _ => none(),
     }
 }
 
@@ -155,7 +156,7 @@ pub unsafe extern "C" fn bpe_py_encode_ordinary_batch(
     }
     let encoded = without_gil(|| encoder.encoder.encode_ordinary_batch(&strs, threads));
     held.iter().for_each(|&o| Py_DecRef(o));
-    let Ok(encoded) = encoded else {
+    let Some(Ok(encoded)) = encoded else {
         return none();
     };
     let lists = PyList_New(n);
