@@ -17,6 +17,7 @@ called through ctypes.
 
 from __future__ import annotations
 
+import functools
 import queue
 import threading
 from array import array
@@ -336,6 +337,7 @@ class Trainer(NativeObject):
         return Vocab(out[0])
 
 
+@functools.cache  # loaded with the first encoder: training has no use for them
 def _compiled_lists():
     """The library's functions that return ids as Python lists made in compiled code
     (``crates/bpe-capi/src/python.rs``), called through ctypes: ``(one, batch)``, or None if
@@ -366,7 +368,6 @@ def _compiled_lists():
     return one, batch
 
 
-_LISTS = _compiled_lists()
 
 
 class Encoder(NativeObject):
@@ -382,7 +383,8 @@ class Encoder(NativeObject):
         # The int of every rank for the compiled list builders (encode_ordinary gives no
         # special token ids), kept alive here, and the array of their addresses that they
         # read (in CPython an object's id is its address); the handle's address for ctypes.
-        self._ints = list(range(len(vocab))) if _LISTS is not None else None
+        self._lists = _compiled_lists()
+        self._ints = list(range(len(vocab))) if self._lists is not None else None
         if self._ints is not None:
             self._int_addresses = array("Q" if ffi.sizeof("void *") == 8 else "I", map(id, self._ints))
             self._table = (self._int_addresses.buffer_info()[0], len(self._ints))
@@ -399,7 +401,7 @@ class Encoder(NativeObject):
         if ptr is None:
             raise StateError("this encoder has been closed")
         if self._ints is not None:
-            ids = _LISTS[0](self._address, text, *self._table)
+            ids = self._lists[0](self._address, text, *self._table)
             if ids is not None:
                 return ids
         out = ffi.new("bpe_ids *")
@@ -431,7 +433,7 @@ class Encoder(NativeObject):
         """
         ptr = self.ptr
         if self._ints is not None:
-            ids = _LISTS[1](self._address, list(texts), threads, *self._table)
+            ids = self._lists[1](self._address, list(texts), threads, *self._table)
             if ids is not None:
                 return ids
         if len(texts) < 2 * _GROUP:

@@ -420,7 +420,7 @@ def test_compiled_lists_are_used_and_equal_the_abi_path(openai_pair):
     from libbpe import _ffi
 
     enc, _ = openai_pair
-    assert _ffi._LISTS is not None, "the wheel was built without the python feature"
+    assert _ffi._compiled_lists() is not None, "the wheel was built without the python feature"
     assert enc._native._ints is not None
     texts = generated_texts(4, 300, [])
     slow = abi_path(enc)
