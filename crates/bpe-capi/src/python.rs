@@ -154,22 +154,48 @@ pub unsafe extern "C" fn bpe_py_encode_ordinary_batch(
         held.push(o);
         strs.push(s);
     }
-    let encoded = without_gil(|| encoder.encoder.encode_ordinary_batch(&strs, threads));
-    held.iter().for_each(|&o| Py_DecRef(o));
-    let Some(Ok(encoded)) = encoded else {
-        return none();
-    };
     let lists = PyList_New(n);
     if lists.is_null() {
+        held.iter().for_each(|&o| Py_DecRef(o));
         return none();
     }
-    for (i, ids) in encoded.iter().enumerate() {
-        let list = list_of(ids, table);
-        if list.is_null() {
-            Py_DecRef(lists);
-            return none();
-        }
-        PyList_SetItem(lists, i as isize, list);
+    // The texts are encoded on the pool's threads while this one, holding the GIL, makes
+    // the list of each text as soon as its ids arrive: the two overlap.
+    let (sender, results) = std::sync::mpsc::channel();
+    let mut complete = true;
+    let finished = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        std::thread::scope(|scope| {
+            scope.spawn(move || {
+                // The sender goes when encoding ends, which ends the receiving too.
+                let sender = sender;
+                let each = |i, ids| drop(sender.send((i, ids)));
+                // An error here means no thread could start and nothing was sent, which
+                // the receiving below sees as an early end.
+                let _ = encoder.encoder.encode_ordinary_each(&strs, threads, each);
+            });
+            for _ in 0..n {
+                let Some(Ok((i, ids))) = without_gil(|| results.recv()) else {
+                    complete = false;
+                    break;
+                };
+                // After a failure the rest is still received, but no longer listed.
+                let list = match ids {
+                    Ok(ids) if complete => list_of(&ids, table),
+                    _ => std::ptr::null_mut(),
+                };
+                if list.is_null() {
+                    complete = false;
+                } else {
+                    PyList_SetItem(lists, i as isize, list);
+                }
+            }
+        })
+    }));
+    held.iter().for_each(|&o| Py_DecRef(o));
+    if finished.is_ok() && complete {
+        lists
+    } else {
+        Py_DecRef(lists);
+        none()
     }
-    lists
 }

@@ -168,6 +168,29 @@ impl Encoder {
         }
     }
 
+    /// Encodes many texts as ordinary text on `threads` threads (0: one per core), handing
+    /// each text's ids (or its error) to `each` with the text's index as soon as they are
+    /// ready: on the thread that encoded it, in no particular order. Fails only if the
+    /// threads cannot be started.
+    pub fn encode_ordinary_each(
+        &self,
+        texts: &[&str],
+        threads: usize,
+        each: impl Fn(usize, Result<Vec<u32>>) + Sync,
+    ) -> Result<()> {
+        let run = || {
+            texts.par_iter().enumerate().for_each(|(i, t)| {
+                each(i, self.encode_ordinary(t).map_err(|e| e.in_document(i)));
+            })
+        };
+        if threads == 0 {
+            run();
+        } else {
+            pool(threads)?.install(run);
+        }
+        Ok(())
+    }
+
     /// Encodes many texts with special tokens on `threads` threads (0: one per core).
     pub fn encode_batch(
         &self,
