@@ -97,6 +97,15 @@ fn batch_equals_one_by_one() {
     for (t, ids) in refs.iter().zip(&batch) {
         assert_eq!(&e.encode_ordinary(t).unwrap(), ids);
     }
+    // The same, handed over text by text as each is ready.
+    let each = std::sync::Mutex::new(vec![None; refs.len()]);
+    e.encode_ordinary_each(&refs, 2, |i, ids| {
+        let old = each.lock().unwrap()[i].replace(ids.unwrap());
+        assert!(old.is_none(), "text {i} handed over twice");
+    })
+    .unwrap();
+    let each: Vec<Vec<u32>> = each.into_inner().unwrap().into_iter().flatten().collect();
+    assert_eq!(each, batch);
 }
 
 #[test]
