@@ -370,6 +370,33 @@ def _compiled_lists():
 
 
 
+class _Ints:
+    """The int objects ``0 .. n - 1``, which the compiled list builders put in the lists they
+    make, and an array of their addresses, which they read (in CPython an object's id is its
+    address). Never changed once made, so the address stays valid while this lives."""
+
+    __slots__ = ("ints", "addresses", "address")
+
+    def __init__(self, n: int):
+        self.ints = list(range(n))
+        self.addresses = array("Q" if ffi.sizeof("void *") == 8 else "I", map(id, self.ints))
+        self.address = self.addresses.buffer_info()[0]
+
+
+_INTS: _Ints | None = None
+
+
+def _ints(n: int) -> _Ints:
+    """Ints for ids below ``n``, shared by every encoder: made once, in one go, they lie
+    close together in memory, where the reference counts of millions of ids touch them; made
+    by each encoder anew they would be scattered over whatever the heap has free. Ints are
+    immutable, so sharing them changes nothing else."""
+    global _INTS
+    if _INTS is None or len(_INTS.ints) < n:
+        _INTS = _Ints(n)
+    return _INTS
+
+
 class Encoder(NativeObject):
     """A ``bpe_encoder``: immutable, so one handle serves many threads at once."""
 
@@ -381,13 +408,11 @@ class Encoder(NativeObject):
         _check(lib.bpe_encoder_new(vocab.ptr, out))
         super().__init__(out[0])
         # The int of every rank for the compiled list builders (encode_ordinary gives no
-        # special token ids), kept alive here, and the array of their addresses that they
-        # read (in CPython an object's id is its address); the handle's address for ctypes.
+        # special token ids), held here, and the handle's address for ctypes.
         self._lists = _compiled_lists()
-        self._ints = list(range(len(vocab))) if self._lists is not None else None
+        self._ints = _ints(len(vocab)) if self._lists is not None else None
         if self._ints is not None:
-            self._int_addresses = array("Q" if ffi.sizeof("void *") == 8 else "I", map(id, self._ints))
-            self._table = (self._int_addresses.buffer_info()[0], len(self._ints))
+            self._table = (self._ints.address, len(vocab))
         self._address = int(ffi.cast("uintptr_t", out[0]))
 
     def n_vocab(self) -> int:

@@ -436,7 +436,7 @@ def test_compiled_lists_share_the_tables_ints_and_leak_no_reference(openai_pair)
     ids = enc.encode_ordinary(text)
     refs_to_ids = sys.getrefcount(ids)
     assert refs_to_ids == 2  # this name and the argument: no reference leaked
-    table = enc._native._ints
+    table = enc._native._ints.ints
     shared = [a is table[a] for a in ids]
     assert all(shared)
     first = table[ids[0]]
