@@ -390,7 +390,8 @@ def _ints(n: int) -> _Ints:
     """Ints for ids below ``n``, shared by every encoder: made once, in one go, they lie
     close together in memory, where the reference counts of millions of ids touch them; made
     by each encoder anew they would be scattered over whatever the heap has free. Ints are
-    immutable, so sharing them changes nothing else."""
+    immutable, so sharing them changes nothing else. The largest table made is kept for the
+    life of the process: 8 MB for o200k_base's 200k ranks."""
     global _INTS
     if _INTS is None or len(_INTS.ints) < n:
         _INTS = _Ints(n)
