@@ -690,7 +690,7 @@ impl<S: Symbol> Arena<S> {
         }
     }
 
-    /// [`Words::word_mut`] through the raw pointer.
+    /// Word `w`'s head and symbols, which [`merge_word`] rewrites.
     ///
     /// # Safety
     /// No other reference to word `w` is alive.
