@@ -87,6 +87,17 @@ unsafe fn list_of(ids: &[u32], table: Table) -> *mut PyObject {
     list
 }
 
+/// References taken to objects, released when this goes (with the GIL held, as it is
+/// wherever these functions return).
+struct Held(Vec<*mut PyObject>);
+
+impl Drop for Held {
+    fn drop(&mut self) {
+        // SAFETY: each pointer is an object this holds a reference to; the GIL is held.
+        self.0.iter().for_each(|&o| unsafe { Py_DecRef(o) });
+    }
+}
+
 /// The bytes of a `bytes` object, if it is one and holds UTF-8.
 unsafe fn utf8_of<'a>(o: *mut PyObject) -> Option<&'a str> {
     let mut data = std::ptr::null_mut();
@@ -142,21 +153,19 @@ pub unsafe extern "C" fn bpe_py_encode_ordinary_batch(
     }
     // Each text is held while the GIL is released: another thread could take it out of
     // the list meanwhile.
-    let mut held = Vec::with_capacity(n as usize);
+    let mut held = Held(Vec::with_capacity(n as usize));
     let mut strs = Vec::with_capacity(n as usize);
     for i in 0..n {
         let o = PyList_GetItem(texts, i);
         let Some(s) = utf8_of(o) else {
-            held.iter().for_each(|&o| Py_DecRef(o));
             return none();
         };
         Py_IncRef(o);
-        held.push(o);
+        held.0.push(o);
         strs.push(s);
     }
     let lists = PyList_New(n);
     if lists.is_null() {
-        held.iter().for_each(|&o| Py_DecRef(o));
         return none();
     }
     // The texts are encoded on the pool's threads while this one, holding the GIL, makes
@@ -191,7 +200,7 @@ pub unsafe extern "C" fn bpe_py_encode_ordinary_batch(
             }
         })
     }));
-    held.iter().for_each(|&o| Py_DecRef(o));
+    drop(held);
     if finished.is_ok() && complete {
         lists
     } else {
