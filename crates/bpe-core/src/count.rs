@@ -6,6 +6,7 @@
 //! with the number of distinct chunks, not with the corpus.
 
 use crate::error::{Error, Result};
+use crate::packed::pack_with_len;
 use crate::pretokenize::Pretokenizer;
 use hashbrown::HashMap;
 use rayon::prelude::*;
@@ -26,27 +27,8 @@ const SMALL: usize = 7;
 const MEDIUM: usize = 15;
 
 #[inline(always)]
-fn pack(chunk: &[u8]) -> u64 {
-    // Two possibly overlapping loads instead of a variable-length copy: where they overlap
-    // they read the same bytes into the same positions, so OR-ing them is exact.
-    let n = chunk.len();
-    let bytes = if n >= 4 {
-        let lo = u32::from_le_bytes(chunk[..4].try_into().unwrap()) as u64;
-        let hi = u32::from_le_bytes(chunk[n - 4..].try_into().unwrap()) as u64;
-        lo | hi << (8 * (n - 4))
-    } else if n >= 2 {
-        let lo = u16::from_le_bytes(chunk[..2].try_into().unwrap()) as u64;
-        let hi = u16::from_le_bytes(chunk[n - 2..].try_into().unwrap()) as u64;
-        lo | hi << (8 * (n - 2))
-    } else {
-        chunk[0] as u64
-    };
-    bytes | (n as u64) << 56
-}
-
-#[inline(always)]
 fn pack_medium(chunk: &[u8]) -> u128 {
-    // As in `pack`: two overlapping 8-byte loads.
+    // As in `pack_with_len`: two overlapping 8-byte loads.
     let n = chunk.len();
     let lo = u64::from_le_bytes(chunk[..8].try_into().unwrap()) as u128;
     let hi = u64::from_le_bytes(chunk[n - 8..].try_into().unwrap()) as u128;
@@ -112,7 +94,7 @@ impl<'a> BatchCounts<'a> {
     #[inline(always)]
     fn add(&mut self, chunk: &'a [u8]) {
         if chunk.len() <= SMALL {
-            *self.small.entry(pack(chunk)).or_insert(0) += 1;
+            *self.small.entry(pack_with_len(chunk)).or_insert(0) += 1;
         } else if chunk.len() <= MEDIUM {
             *self.medium.entry(pack_medium(chunk)).or_insert(0) += 1;
         } else {
@@ -239,7 +221,7 @@ impl ChunkCounts {
     /// Adds `n` occurrences of one chunk (tests and tools that count by other means).
     pub fn add(&mut self, chunk: &[u8], n: u64) {
         if chunk.len() <= SMALL {
-            *self.small.entry(pack(chunk)).or_insert(0) += n;
+            *self.small.entry(pack_with_len(chunk)).or_insert(0) += n;
         } else if chunk.len() <= MEDIUM {
             *self.medium.entry(pack_medium(chunk)).or_insert(0) += n;
         } else {
@@ -270,7 +252,7 @@ impl ChunkCounts {
     /// The count of one chunk (0 if never seen).
     pub fn get(&self, chunk: &[u8]) -> u64 {
         let found = if chunk.len() <= SMALL {
-            self.small.get(&pack(chunk))
+            self.small.get(&pack_with_len(chunk))
         } else if chunk.len() <= MEDIUM {
             self.medium.get(&pack_medium(chunk))
         } else {
@@ -311,7 +293,7 @@ mod tests {
             b"b",
             b"ba",
         ] {
-            let key = pack(chunk);
+            let key = pack_with_len(chunk);
             assert!(seen.insert(key), "{chunk:?} collides");
             assert_eq!(&*Chunk::unpack(key), chunk);
         }

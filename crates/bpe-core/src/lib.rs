@@ -26,6 +26,7 @@ pub mod count;
 pub mod encode;
 pub mod error;
 pub mod merge;
+mod packed;
 pub mod pretokenize;
 pub mod trainer;
 pub mod vocab;

@@ -9,6 +9,7 @@
 //! lookups of every merge, have a direct table.
 
 use crate::error::{Error, Result};
+use crate::packed::{pack, pack_with_len};
 
 /// The rank of bytes that are not a token.
 pub(crate) const NONE: u32 = u32::MAX;
@@ -22,26 +23,6 @@ const K: u64 = 0x9E37_79B9_7F4A_7C15;
 fn fold_mul(x: u64, y: u64) -> u64 {
     let m = (x as u128).wrapping_mul(y as u128);
     (m as u64) ^ ((m >> 64) as u64)
-}
-
-/// Up to 8 bytes as a little-endian `u64`, zero-padded. Two possibly overlapping loads
-/// instead of a variable-length copy: where they overlap they read the same bytes into the
-/// same positions, so OR-ing them is exact.
-#[inline(always)]
-fn pack(b: &[u8]) -> u64 {
-    let n = b.len();
-    debug_assert!((1..=8).contains(&n));
-    if n >= 4 {
-        let lo = u32::from_le_bytes(b[..4].try_into().unwrap()) as u64;
-        let hi = u32::from_le_bytes(b[n - 4..].try_into().unwrap()) as u64;
-        lo | hi << (8 * (n - 4))
-    } else if n >= 2 {
-        let lo = u16::from_le_bytes(b[..2].try_into().unwrap()) as u64;
-        let hi = u16::from_le_bytes(b[n - 2..].try_into().unwrap()) as u64;
-        lo | hi << (8 * (n - 2))
-    } else {
-        b[0] as u64
-    }
 }
 
 use hashbrown::HashTable;
@@ -59,7 +40,7 @@ struct LongSlot {
 
 /// Token bytes to rank, and rank to token bytes. Immutable once built.
 pub(crate) struct RankTable {
-    /// Tokens of 3 to 7 bytes, keyed by [`short_key`], and of 8 bytes, keyed by their bytes.
+    /// Tokens of 3 to 7 bytes, keyed by [`pack_with_len`], and of 8 bytes, keyed by their bytes.
     short: HashTable<(u64, u32)>,
     eight: HashTable<(u64, u32)>,
     long: Box<[LongSlot]>,
@@ -73,12 +54,6 @@ pub(crate) struct RankTable {
     starts: Box<[usize]>,
     /// The longest token: longer chunks skip the whole-chunk lookup.
     max_len: usize,
-}
-
-/// Up to 7 bytes with their length in the top byte: distinct strings, distinct keys.
-#[inline(always)]
-fn short_key(b: &[u8]) -> u64 {
-    pack(b) | (b.len() as u64) << 56
 }
 
 #[inline(always)]
@@ -140,7 +115,7 @@ impl RankTable {
                 _ => {}
             }
             if t.len() <= 7 {
-                let key = short_key(t);
+                let key = pack_with_len(t);
                 short.insert_unique(short_hash(key), (key, rank), |e| short_hash(e.0));
             } else if t.len() == 8 {
                 let key = pack(t);
@@ -223,7 +198,7 @@ impl RankTable {
     #[inline(always)]
     fn get_short(&self, b: &[u8]) -> u32 {
         let (table, key) = if b.len() < 8 {
-            (&self.short, short_key(b))
+            (&self.short, pack_with_len(b))
         } else {
             (&self.eight, pack(b))
         };
