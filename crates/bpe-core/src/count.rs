@@ -6,7 +6,7 @@
 //! with the number of distinct chunks, not with the corpus.
 
 use crate::error::{Error, Result};
-use crate::packed::pack_with_len;
+use crate::packed::{pack_at, pack_with_len};
 use crate::pretokenize::Pretokenizer;
 use hashbrown::HashMap;
 use rayon::prelude::*;
@@ -91,11 +91,15 @@ pub struct BatchCounts<'a> {
 }
 
 impl<'a> BatchCounts<'a> {
+    /// Counts the chunk `text[at..at + len]`.
     #[inline(always)]
-    fn add(&mut self, chunk: &'a [u8]) {
-        if chunk.len() <= SMALL {
-            *self.small.entry(pack_with_len(chunk)).or_insert(0) += 1;
-        } else if chunk.len() <= MEDIUM {
+    fn add(&mut self, text: &'a [u8], at: usize, len: usize) {
+        if len <= SMALL {
+            *self.small.entry(pack_at(text, at, len)).or_insert(0) += 1;
+            return;
+        }
+        let chunk = &text[at..at + len];
+        if len <= MEDIUM {
             *self.medium.entry(pack_medium(chunk)).or_insert(0) += 1;
         } else {
             *self.large.entry(chunk).or_insert(0) += 1;
@@ -171,8 +175,12 @@ pub fn count_batch<'a>(
         }
         let slot = rayon::current_thread_index().unwrap_or(0) % threads;
         let mut local = slots[slot].lock().unwrap_or_else(|e| e.into_inner());
+        let text = piece.as_bytes();
         pretokenizer
-            .split(piece, |chunk| local.add(chunk.as_bytes()))
+            .split(piece, |chunk| {
+                let at = chunk.as_ptr() as usize - text.as_ptr() as usize;
+                local.add(text, at, chunk.len())
+            })
             .map_err(|message| Error::RegexRuntime { document, message })
     })?;
     Ok(slots

@@ -26,3 +26,17 @@ pub(crate) fn pack(b: &[u8]) -> u64 {
 pub(crate) fn pack_with_len(b: &[u8]) -> u64 {
     pack(b) | (b.len() as u64) << 56
 }
+
+/// `pack_with_len(&text[at..at + len])` for `len` of 1 to 7, with one 8-byte load and a mask
+/// when `text` goes on for 8 bytes from `at` (almost always: a chunk is followed by others).
+#[inline(always)]
+pub(crate) fn pack_at(text: &[u8], at: usize, len: usize) -> u64 {
+    debug_assert!((1..=7).contains(&len));
+    match text.get(at..at + 8) {
+        Some(word) => {
+            let word = u64::from_le_bytes(word.try_into().unwrap());
+            word & (u64::MAX >> (64 - 8 * len)) | (len as u64) << 56
+        }
+        None => pack_with_len(&text[at..at + len]),
+    }
+}

@@ -9,6 +9,7 @@
 //! when it can; [`Pretokenizer::with_regex`] always uses the regex, the slow twin that tests
 //! compare against.
 
+mod masks;
 pub mod o200k;
 pub mod scanner;
 pub mod unicode;

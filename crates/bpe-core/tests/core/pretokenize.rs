@@ -1,6 +1,6 @@
 //! The hand-written scanner against fancy-regex, its twin, chunk for chunk.
 
-use crate::text::text;
+use crate::text::{ascii_text, text};
 use bpe_core::{
     Pretokenizer, CL100K_TIKTOKEN_PATTERN, GPT2_PATTERN, GPT4_PATTERN, NANOCHAT_PATTERN,
     O200K_PATTERN, R50K_TIKTOKEN_PATTERN,
@@ -29,6 +29,21 @@ proptest! {
     #[test]
     fn scanner_equals_regex_nanochat(s in text(40)) {
         same_chunks(NANOCHAT_PATTERN, &s);
+    }
+
+    #[test]
+    fn scanner_equals_regex_on_long_ascii_gpt4(s in ascii_text(200)) {
+        same_chunks(GPT4_PATTERN, &s);
+    }
+
+    #[test]
+    fn scanner_equals_regex_on_long_ascii_nanochat(s in ascii_text(200)) {
+        same_chunks(NANOCHAT_PATTERN, &s);
+    }
+
+    #[test]
+    fn scanner_equals_regex_on_long_ascii_cl100k_tiktoken(s in ascii_text(200)) {
+        same_chunks(CL100K_TIKTOKEN_PATTERN, &s);
     }
 
     #[test]

@@ -98,6 +98,22 @@ pub fn text(max: usize) -> impl Strategy<Value = String> {
     })
 }
 
+/// ASCII chars that decide chunks: contraction letters in both cases, digits, every ASCII
+/// whitespace char, apostrophes, punctuation and control chars.
+const ASCII_ALPHABET: &[u8] = b"aeslrtvdmxSLTVREDM0179 \t\n\r\x0b\x0c''.,!-(#\x00\x7f";
+
+/// Mostly ASCII text, long enough to span several 64-byte blocks of the scanner's fast
+/// path: runs of ASCII chars, space-led words, and now and then any char of [`text`].
+pub fn ascii_text(max: usize) -> impl Strategy<Value = String> {
+    let piece = prop_oneof![
+        6 => (proptest::sample::select(ASCII_ALPHABET), prop_oneof![4 => Just(1usize), 1 => 2usize..12])
+            .prop_map(|(c, n)| String::from(c as char).repeat(n)),
+        3 => "( ?)[a-zA-Z]{1,9}",
+        1 => any_char().prop_map(String::from),
+    ];
+    proptest::collection::vec(piece, 0..max).prop_map(|pieces| pieces.concat())
+}
+
 /// Text from a tiny alphabet, so pair counts tie often.
 pub fn tie_heavy(max: usize) -> impl Strategy<Value = String> {
     proptest::collection::vec(
