@@ -196,25 +196,28 @@ impl Scanner {
         let t = table();
         let s = text.as_bytes();
         let mut i = 0;
-        if self.gpt2 {
-            while i < s.len() {
-                let end = Self::chunk_end_gpt2(t, s, i);
-                // SAFETY: chunk ends always fall on char boundaries (they are sums of char lengths).
-                f(unsafe { text.get_unchecked(i..end) });
-                i = end;
+        let chunk_end = |i| {
+            if self.gpt2 {
+                Self::chunk_end_gpt2(t, s, i)
+            } else {
+                self.chunk_end(t, s, i)
             }
-            return;
-        }
+        };
         while i < s.len() {
             let block = Block::of(s, i);
-            let (starts, safe) = self.block_starts(&block, s, i);
+            let (starts, safe) = if self.gpt2 {
+                Self::block_starts_gpt2(&block, s, i)
+            } else {
+                self.block_starts(&block, s, i)
+            };
             if safe == 0 {
                 // Nothing certain in these 64 bytes (non-ASCII text, or one long run):
                 // char by char past what the masks knew.
                 let until = i + (block.ascii.trailing_ones() as usize).max(16);
                 while i < until.min(s.len()) {
-                    let end = self.chunk_end(t, s, i);
-                    // SAFETY: as above.
+                    let end = chunk_end(i);
+                    // SAFETY: chunk ends always fall on char boundaries (they are sums of
+                    // char lengths).
                     f(unsafe { text.get_unchecked(i..end) });
                     i = end;
                 }
@@ -334,6 +337,53 @@ impl Scanner {
                     _ => continue,
                 }
             };
+            starts |= 1u64 << (k + len) & letter;
+        }
+        (starts, safe)
+    }
+
+    /// [`Self::block_starts`] for GPT-2's pattern, whose rules are fewer: a run of letters,
+    /// digits or other chars takes one space before it, contractions are lowercase, and
+    /// CR/LF are whitespace like any other.
+    #[inline(always)]
+    fn block_starts_gpt2(b: &Block, s: &[u8], i: usize) -> (u64, u32) {
+        let known = b.ascii.trailing_ones();
+        let known_mask = if known == 64 { !0 } else { (1u64 << known) - 1 };
+        let letter = b.letter & known_mask;
+        let digit = b.digit & known_mask;
+        let space = b.space & known_mask;
+        let other = b.ascii & !(b.letter | b.digit | b.space) & known_mask;
+        let after_blank = (b.blank & known_mask) << 1;
+        let after_letter = letter << 1;
+
+        //  ?\p{L}+ |  ?\p{N}+ |  ?[^\s\p{L}\p{N}]+ : a run starts a chunk, or its space does.
+        let run_start = |m: u64| m & !(m << 1);
+        let class_start = run_start(letter) | run_start(digit) | run_start(other);
+        let mut starts = 1 | (class_start & !after_blank);
+        // \s+(?!\S) | \s+ : a whitespace run starts a chunk; one of two or more chars leaves
+        // its last char to the next chunk (which takes it if it is a space; the class run
+        // after a tab or CR/LF starts a chunk by the rule above).
+        let space_end = (space << 1) & !space;
+        starts |= run_start(space) | (space_end >> 1) & space & (space << 1);
+
+        let candidates = after_letter & !letter & known_mask & !1;
+        if candidates == 0 {
+            return (starts, 0);
+        }
+        let safe = 63 - candidates.leading_zeros();
+        // 's|'t|'re|'ve|'m|'ll|'d : tried first, at an apostrophe that starts a chunk and is
+        // followed by a letter (both bytes before `safe`, as in `block_starts`).
+        let mut quotes = b.quote & starts & (letter >> 1) & ((1u64 << safe) - 1);
+        while quotes != 0 {
+            let k = quotes.trailing_zeros();
+            quotes &= quotes - 1;
+            let at = i + k as usize;
+            let len = match (s[at + 1], s[at + 2]) {
+                (b's' | b't' | b'm' | b'd', _) => 2,
+                (b'r' | b'v', b'e') | (b'l', b'l') => 3,
+                _ => continue,
+            };
+            starts &= !(1u64 << (k + 1));
             starts |= 1u64 << (k + len) & letter;
         }
         (starts, safe)

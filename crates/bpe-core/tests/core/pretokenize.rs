@@ -47,6 +47,16 @@ proptest! {
     }
 
     #[test]
+    fn scanner_equals_regex_on_long_ascii_gpt2(s in ascii_text(200)) {
+        same_chunks(GPT2_PATTERN, &s);
+    }
+
+    #[test]
+    fn scanner_equals_regex_on_long_ascii_r50k_tiktoken(s in ascii_text(200)) {
+        same_chunks(R50K_TIKTOKEN_PATTERN, &s);
+    }
+
+    #[test]
     fn scanner_equals_regex_gpt2(s in text(40)) {
         same_chunks(GPT2_PATTERN, &s);
     }
