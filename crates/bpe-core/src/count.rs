@@ -153,6 +153,19 @@ pub fn count_batch<'a>(
     documents: &[&'a str],
     cancel: &AtomicBool,
 ) -> Result<BatchCounts<'a>> {
+    Ok(count_parts(pretokenizer, documents, cancel)?
+        .into_iter()
+        .reduce(BatchCounts::merge)
+        .unwrap_or_default())
+}
+
+/// [`count_batch`]'s work, left as one table per thread: folding each straight into the
+/// owned table saves merging them first (and growing one of them to hold both).
+fn count_parts<'a>(
+    pretokenizer: &Pretokenizer,
+    documents: &[&'a str],
+    cancel: &AtomicBool,
+) -> Result<Vec<BatchCounts<'a>>> {
     let pieces: Vec<(usize, &str)> = documents
         .iter()
         .enumerate()
@@ -186,8 +199,7 @@ pub fn count_batch<'a>(
     Ok(slots
         .into_iter()
         .map(|m| m.into_inner().unwrap_or_else(|e| e.into_inner()))
-        .reduce(BatchCounts::merge)
-        .unwrap_or_default())
+        .collect())
 }
 
 impl ChunkCounts {
@@ -205,8 +217,9 @@ impl ChunkCounts {
         cancel: &AtomicBool,
     ) -> Result<()> {
         let texts = validate_utf8(documents)?;
-        let batch = count_batch(pretokenizer, &texts, cancel)?;
-        self.add_counts(batch);
+        for part in count_parts(pretokenizer, &texts, cancel)? {
+            self.add_counts(part);
+        }
         self.documents += documents.len() as u64;
         self.bytes += documents.iter().map(|d| d.len() as u64).sum::<u64>();
         Ok(())
