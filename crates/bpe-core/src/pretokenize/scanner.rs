@@ -243,8 +243,8 @@ impl Scanner {
     /// turned into a rule on neighbouring bits (the comments name them); [`Self::chunk_end`]
     /// is the char-by-char twin that the differential tests hold this to.
     ///
-    /// The bits are certain below the returned `safe` (0 when nothing is): the last byte
-    /// that follows a letter with a non-letter, both ASCII. A chunk always starts there
+    /// The bits are certain below the returned `safe` (0 when nothing is): the last position
+    /// where an ASCII non-letter follows a letter. A chunk always starts there
     /// (see [`Self::cut_points`]), and no chunk before it depends on bytes after it.
     #[inline(always)]
     fn block_starts(&self, b: &Block, s: &[u8], i: usize) -> (u64, u32) {
@@ -305,13 +305,14 @@ impl Scanner {
         // \p{N}{1,D} : a digit run starts a chunk, and so does every D-th digit after.
         let digit_start = digit & !(digit << 1);
         starts |= digit_start;
+        let max = self.max_digits.min(64) as u32;
         let mut full = digit;
-        for k in 1..self.max_digits.min(64) {
+        for k in 1..max {
             full &= digit << k;
         }
         let mut group = digit_start;
         while group != 0 {
-            group = group.checked_shl(self.max_digits as u32).unwrap_or(0) & full;
+            group = group.checked_shl(max).unwrap_or(0) & full;
             starts |= group;
         }
 
