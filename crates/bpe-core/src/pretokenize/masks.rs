@@ -11,6 +11,8 @@ pub(crate) struct Block {
     pub ascii: u64,
     /// `a-z`, `A-Z`
     pub letter: u64,
+    /// `A-Z`
+    pub upper: u64,
     /// `0-9`
     pub digit: u64,
     /// `\t \n \v \f \r` and space: ASCII `\s`
@@ -21,6 +23,8 @@ pub(crate) struct Block {
     pub blank: u64,
     /// `'`
     pub quote: u64,
+    /// `/`
+    pub slash: u64,
 }
 
 impl Block {
@@ -36,6 +40,9 @@ impl Block {
             if c.is_ascii_alphabetic() {
                 b.letter |= bit;
             }
+            if c.is_ascii_uppercase() {
+                b.upper |= bit;
+            }
             if c.is_ascii_digit() {
                 b.digit |= bit;
             }
@@ -50,6 +57,9 @@ impl Block {
             }
             if c == b'\'' {
                 b.quote |= bit;
+            }
+            if c == b'/' {
+                b.slash |= bit;
             }
         }
         b
@@ -81,12 +91,14 @@ impl Block {
                 let newline = _mm_or_si128(eq(x, b'\n'), eq(x, b'\r'));
                 b.ascii |= (!bits(x) & 0xFFFF) << shift;
                 b.letter |= bits(in_range(lower, b'a', 26)) << shift;
+                b.upper |= bits(in_range(x, b'A', 26)) << shift;
                 b.digit |= bits(in_range(x, b'0', 10)) << shift;
                 let blank = eq(x, b' ');
                 b.space |= bits(_mm_or_si128(blank, in_range(x, b'\t', 5))) << shift;
                 b.newline |= bits(newline) << shift;
                 b.blank |= bits(blank) << shift;
                 b.quote |= bits(eq(x, b'\'')) << shift;
+                b.slash |= bits(eq(x, b'/')) << shift;
             }
             b
         }

@@ -22,7 +22,10 @@
 //! Both give exactly the chunks fancy-regex finds with their pattern; the differential tests
 //! in `tests/` and the `pretokenize` fuzz target hold them to that.
 
-use super::scanner::{decode, digits_end, flags, punctuation_end, run, whitespace_end, Scanner};
+use super::scanner::{
+    block_starts, decode, digits_end, flags, punctuation_end, run, split_blocks, whitespace_end,
+    Scanner,
+};
 use super::unicode::{table, Table, LETTER, LOWER, MARK, NUMBER, OTHER_LETTER, SPACE, UPPER};
 
 /// tiktoken's o200k_base split pattern, verbatim.
@@ -65,16 +68,15 @@ pub struct O200kScanner;
 impl O200kScanner {
     /// Calls `f` with every chunk of `text`, in order. The chunks tile `text` exactly.
     #[inline]
-    pub fn split<'t>(&self, text: &'t str, mut f: impl FnMut(&'t str)) {
+    pub fn split<'t>(&self, text: &'t str, f: impl FnMut(&'t str)) {
         let t = table();
         let s = text.as_bytes();
-        let mut i = 0;
-        while i < s.len() {
-            let end = chunk_end(t, s, i);
-            // SAFETY: chunk ends are sums of char lengths, so they fall on char boundaries.
-            f(unsafe { text.get_unchecked(i..end) });
-            i = end;
-        }
+        split_blocks(
+            text,
+            f,
+            |b, i| block_starts(b, s, i, 3, true),
+            |i| chunk_end(t, s, i),
+        );
     }
 }
 

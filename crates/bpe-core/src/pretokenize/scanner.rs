@@ -192,158 +192,27 @@ impl Scanner {
 
     /// Calls `f` with every chunk of `text`, in order. The chunks tile `text` exactly.
     #[inline]
-    pub fn split<'t>(&self, text: &'t str, mut f: impl FnMut(&'t str)) {
+    pub fn split<'t>(&self, text: &'t str, f: impl FnMut(&'t str)) {
         let t = table();
         let s = text.as_bytes();
-        let mut i = 0;
-        let chunk_end = |i| {
-            if self.gpt2 {
-                Self::chunk_end_gpt2(t, s, i)
-            } else {
-                self.chunk_end(t, s, i)
-            }
-        };
-        while i < s.len() {
-            let block = Block::of(s, i);
-            let (starts, safe) = if self.gpt2 {
-                Self::block_starts_gpt2(&block, s, i)
-            } else {
-                self.block_starts(&block, s, i)
-            };
-            if safe == 0 {
-                // Nothing certain in these 64 bytes (non-ASCII text, or one long run):
-                // char by char past what the masks knew.
-                let until = i + (block.ascii.trailing_ones() as usize).max(16);
-                while i < until.min(s.len()) {
-                    let end = chunk_end(i);
-                    // SAFETY: chunk ends always fall on char boundaries (they are sums of
-                    // char lengths).
-                    f(unsafe { text.get_unchecked(i..end) });
-                    i = end;
-                }
-                continue;
-            }
-            let mut rest = starts & ((1u64 << safe) - 1) & !1;
-            let mut from = i;
-            while rest != 0 {
-                let to = i + rest.trailing_zeros() as usize;
-                // SAFETY: chunk starts are ASCII bytes, so char boundaries.
-                f(unsafe { text.get_unchecked(from..to) });
-                from = to;
-                rest &= rest - 1;
-            }
-            i += safe as usize;
-            // SAFETY: as above.
-            f(unsafe { text.get_unchecked(from..i) });
+        if self.gpt2 {
+            split_blocks(
+                text,
+                f,
+                |b, i| Self::block_starts_gpt2(b, s, i),
+                |i| Self::chunk_end_gpt2(t, s, i),
+            );
+        } else {
+            split_blocks(
+                text,
+                f,
+                |b, i| block_starts(b, s, i, self.max_digits, false),
+                |i| self.chunk_end(t, s, i),
+            );
         }
     }
 
-    /// Where chunks start in the 64 bytes from `i`, a chunk start, from their class masks:
-    /// bit `k` set when a chunk starts at `i + k`. Every alternative of the pattern is
-    /// turned into a rule on neighbouring bits (the comments name them); [`Self::chunk_end`]
-    /// is the char-by-char twin that the differential tests hold this to.
-    ///
-    /// The bits are certain below the returned `safe` (0 when nothing is): the last position
-    /// where an ASCII non-letter follows a letter. A chunk always starts there
-    /// (see [`Self::cut_points`]), and no chunk before it depends on bytes after it.
-    #[inline(always)]
-    fn block_starts(&self, b: &Block, s: &[u8], i: usize) -> (u64, u32) {
-        let known = b.ascii.trailing_ones();
-        let known_mask = if known == 64 { !0 } else { (1u64 << known) - 1 };
-        let letter = b.letter & known_mask;
-        let digit = b.digit & known_mask;
-        let newline = b.newline & known_mask;
-        let blank = b.blank & known_mask;
-        let other = b.ascii & !(b.letter | b.digit | b.space) & known_mask;
-        // Bit k of `x << 1` says what byte k - 1 is; byte -1 (before `i`) is in no class.
-        let after_letter = letter << 1;
-        let after_blank = blank << 1;
-
-        // A letter run always ends a chunk: no alternative puts a non-letter after a letter.
-        let letter_ends = after_letter & !letter & known_mask;
-
-        //  ?[^\s\p{L}\p{N}]++[\r\n]* : an "other" run takes the CR/LFs right after it.
-        let other_start = other & !(other << 1);
-        let newline_start = newline & !(newline << 1);
-        let swallowed_start = newline_start & (other << 1);
-        let swallowed_end = swallowed_start.wrapping_add(newline) & !newline;
-        let swallowed = swallowed_end.wrapping_sub(swallowed_start) & newline;
-        // What is left of the whitespace runs, and its non-CR/LF part.
-        let space = b.space & known_mask & !swallowed;
-        let spaces = space & !newline;
-        let after_spaces = spaces << 1;
-        let space_end = (space << 1) & !space;
-
-        // \s*[\r\n] : a run with CR/LFs gives them, up to its last one, to one chunk; what
-        // follows the last one starts a chunk. A candidate is a space after a CR/LF; it is
-        // the last one's only when its run of spaces ends the whitespace run.
-        let after_newline = spaces & (newline << 1);
-        let tail_end = after_newline.wrapping_add(spaces) & !spaces;
-        let mut safe_mask = known_mask;
-        let not_last = tail_end & newline;
-        if not_last != 0 {
-            // A run with spaces between its CR/LFs (rare): trust nothing from there on.
-            safe_mask &= (1u64 << not_last.trailing_zeros()) - 1;
-        }
-
-        // [^\r\n\p{L}\p{N}]?+\p{L}+ : a letter run takes the byte before it when that byte
-        // starts a chunk and is a space (not CR/LF) or a lone "other" byte not after a blank
-        // (after a blank, the blank and that byte are one chunk of the alternative above).
-        let lone_other = other_start & !(other >> 1) & !after_blank;
-        let prefix = lone_other & (letter >> 1);
-        let letter_start = letter & !after_letter;
-
-        let mut starts = 1 | letter_ends;
-        starts |= other_start & !after_blank | (other_start & after_blank) >> 1;
-        starts |= letter_start & !after_spaces & !(prefix << 1);
-        // \s+(?!\S) : a whitespace run of two or more (after its last CR/LF) leaves its last
-        // char to the next chunk, which takes it as a prefix when it can.
-        starts |= space & !(space << 1);
-        starts |= after_newline;
-        starts |= (space_end >> 1) & spaces & after_spaces;
-        starts |= space_end & !((letter & after_spaces) | (other & after_blank));
-        // \p{N}{1,D} : a digit run starts a chunk, and so does every D-th digit after.
-        let digit_start = digit & !(digit << 1);
-        starts |= digit_start;
-        let max = self.max_digits.min(64) as u32;
-        let mut full = digit;
-        for k in 1..max {
-            full &= digit << k;
-        }
-        let mut group = digit_start;
-        while group != 0 {
-            group = group.checked_shl(max).unwrap_or(0) & full;
-            starts |= group;
-        }
-
-        let candidates = letter_ends & safe_mask & !1;
-        if candidates == 0 {
-            return (starts, 0);
-        }
-        let safe = 63 - candidates.leading_zeros();
-        // '(?i:[sdmt]|ll|ve|re) : tried first, at an apostrophe that starts a chunk and is
-        // followed by a letter (it would otherwise be that letter run's prefix).
-        let mut quotes = prefix & b.quote & ((1u64 << safe) - 1);
-        while quotes != 0 {
-            let k = quotes.trailing_zeros();
-            quotes &= quotes - 1;
-            // Both bytes are before `safe`: the letter run after the quote ends by then.
-            let at = i + k as usize;
-            let c1 = s[at + 1] | 0x20;
-            let len = if matches!(c1, b's' | b'd' | b'm' | b't') {
-                2
-            } else {
-                match (c1, s[at + 2] | 0x20) {
-                    (b'l', b'l') | (b'v', b'e') | (b'r', b'e') => 3,
-                    _ => continue,
-                }
-            };
-            starts |= 1u64 << (k + len) & letter;
-        }
-        (starts, safe)
-    }
-
-    /// [`Self::block_starts`] for GPT-2's pattern, whose rules are fewer: a run of letters,
+    /// [`block_starts`] for GPT-2's pattern, whose rules are fewer: a run of letters,
     /// digits or other chars takes one space before it, contractions are lowercase, and
     /// CR/LF are whitespace like any other.
     #[inline(always)]
@@ -568,6 +437,211 @@ impl Scanner {
         }
         cuts
     }
+}
+
+/// Calls `f` with every chunk of `text`, in order: those that `starts` finds in each block
+/// of 64 bytes from a chunk start (see [`block_starts`]), and where it finds nothing certain,
+/// those that `chunk_end` (the char-by-char scanner) finds.
+#[inline(always)]
+pub(crate) fn split_blocks<'t>(
+    text: &'t str,
+    mut f: impl FnMut(&'t str),
+    starts: impl Fn(&Block, usize) -> (u64, u32),
+    chunk_end: impl Fn(usize) -> usize,
+) {
+    let s = text.as_bytes();
+    let mut i = 0;
+    while i < s.len() {
+        let block = Block::of(s, i);
+        let (starts, safe) = starts(&block, i);
+        if safe == 0 {
+            // Nothing certain in these 64 bytes (non-ASCII text, or one long run): char by
+            // char past what the masks knew.
+            let until = i + (block.ascii.trailing_ones() as usize).max(16);
+            while i < until.min(s.len()) {
+                let end = chunk_end(i);
+                // SAFETY: chunk ends always fall on char boundaries (they are sums of char
+                // lengths).
+                f(unsafe { text.get_unchecked(i..end) });
+                i = end;
+            }
+            continue;
+        }
+        let mut rest = starts & ((1u64 << safe) - 1) & !1;
+        let mut from = i;
+        while rest != 0 {
+            let to = i + rest.trailing_zeros() as usize;
+            // SAFETY: chunk starts before `safe` are ASCII bytes, so char boundaries.
+            f(unsafe { text.get_unchecked(from..to) });
+            from = to;
+            rest &= rest - 1;
+        }
+        i += safe as usize;
+        // SAFETY: as above.
+        f(unsafe { text.get_unchecked(from..i) });
+    }
+}
+
+/// Where chunks start in the 64 bytes from `i`, a chunk start, from their class masks:
+/// bit `k` set when a chunk starts at `i + k`. Every alternative of the pattern is
+/// turned into a rule on neighbouring bits (the comments name them); [`Scanner::chunk_end`]
+/// is the char-by-char twin that the differential tests hold this to.
+///
+/// The bits are certain below the returned `safe` (0 when nothing is): the last position
+/// where an ASCII non-letter follows a letter. A chunk always starts there
+/// (see [`Scanner::cut_points`]), and no chunk before it depends on bytes after it.
+///
+/// With `o200k`, the rules of o200k_base's pattern, which differs on ASCII text in two
+/// ways: a letter run also splits where an uppercase letter follows a lowercase one, and a
+/// contraction is the end of the word before it, not a chunk of its own.
+#[inline(always)]
+pub(crate) fn block_starts(
+    b: &Block,
+    s: &[u8],
+    i: usize,
+    max_digits: usize,
+    o200k: bool,
+) -> (u64, u32) {
+    let known = b.ascii.trailing_ones();
+    let known_mask = if known == 64 { !0 } else { (1u64 << known) - 1 };
+    let letter = b.letter & known_mask;
+    let digit = b.digit & known_mask;
+    let newline = b.newline & known_mask;
+    let blank = b.blank & known_mask;
+    let other = b.ascii & !(b.letter | b.digit | b.space) & known_mask;
+    // Bit k of `x << 1` says what byte k - 1 is; byte -1 (before `i`) is in no class.
+    let after_letter = letter << 1;
+    let after_blank = blank << 1;
+
+    // A letter run always ends a chunk: no alternative puts a non-letter after a letter.
+    let letter_ends = after_letter & !letter & known_mask;
+
+    //  ?[^\s\p{L}\p{N}]++[\r\n]* : an "other" run takes the CR/LFs right after it.
+    let other_start = other & !(other << 1);
+    let swallowed_start = newline & (other << 1);
+    let swallowed_end = swallowed_start.wrapping_add(newline) & !newline;
+    let swallowed = swallowed_end.wrapping_sub(swallowed_start) & newline;
+    // What is left of the whitespace runs, and its non-CR/LF part.
+    let space = b.space & known_mask & !swallowed;
+    let spaces = space & !newline;
+    let after_spaces = spaces << 1;
+    let space_end = (space << 1) & !space;
+
+    // \s*[\r\n] : a run with CR/LFs gives them, up to its last one, to one chunk; what
+    // follows the last one starts a chunk. A candidate is a space after a CR/LF; it is
+    // the last one's only when its run of spaces ends the whitespace run.
+    let after_newline = spaces & (newline << 1);
+    let tail_end = after_newline.wrapping_add(spaces) & !spaces;
+    let mut safe_mask = known_mask;
+    let not_last = tail_end & newline;
+    if not_last != 0 {
+        // A run with spaces between its CR/LFs (rare): trust nothing from there on.
+        safe_mask &= (1u64 << not_last.trailing_zeros()) - 1;
+    }
+    // o200k's `[\r\n/]*` also takes slashes mixed with those CR/LFs, which these rules do
+    // not follow: trust nothing from a slash next to a CR/LF on.
+    let mixed = b.slash & known_mask & ((newline << 1) | (newline >> 1));
+    if o200k && mixed != 0 {
+        safe_mask &= (1u64 << mixed.trailing_zeros()) - 1;
+    }
+
+    // [^\r\n\p{L}\p{N}]?+\p{L}+ : a letter run takes the byte before it when that byte
+    // starts a chunk and is a space (not CR/LF) or a lone "other" byte not after a blank
+    // (after a blank, the blank and that byte are one chunk of the alternative above).
+    let lone_other = other_start & !(other >> 1) & !after_blank;
+    let prefix = lone_other & (letter >> 1);
+    let letter_start = letter & !after_letter;
+
+    let mut starts = 1 | letter_ends;
+    starts |= other_start & !after_blank | (other_start & after_blank) >> 1;
+    starts |= letter_start & !after_spaces & !(prefix << 1);
+    // \s+(?!\S) : a whitespace run of two or more (after its last CR/LF) leaves its last
+    // char to the next chunk, which takes it as a prefix when it can.
+    starts |= space & !(space << 1);
+    starts |= after_newline;
+    starts |= (space_end >> 1) & spaces & after_spaces;
+    starts |= space_end & !((letter & after_spaces) | (other & after_blank));
+    // \p{N}{1,D} : a digit run starts a chunk, and so does every D-th digit after.
+    let digit_start = digit & !(digit << 1);
+    starts |= digit_start;
+    let max = max_digits.min(64) as u32;
+    let mut full = digit;
+    for k in 1..max {
+        full &= digit << k;
+    }
+    let mut group = digit_start;
+    while group != 0 {
+        group = group.checked_shl(max).unwrap_or(0) & full;
+        starts |= group;
+    }
+
+    // A letter run ends a chunk where a non-letter follows, except that o200k's words take
+    // a contraction after them: there, an apostrophe after a letter is not a safe point.
+    let quote = b.quote & known_mask;
+    let mut candidates = letter_ends & safe_mask & !1;
+    if o200k {
+        candidates &= !quote;
+    }
+    if candidates == 0 {
+        return (starts, 0);
+    }
+    let safe = 63 - candidates.leading_zeros();
+    if o200k {
+        // [upper]*[lower]+ | [upper]+[lower]* : on ASCII letters, a word ends where an
+        // uppercase letter follows a lowercase one.
+        let upper = b.upper & known_mask;
+        starts |= upper & ((letter & !upper) << 1);
+        // (?i:'s|'t|'re|'ve|'m|'ll|'d)? after a word: the word takes it whole. Its letters
+        // are read only when the masks say they are letters, so before `safe`.
+        let mut quotes = letter_ends & quote & ((1u64 << safe) - 1);
+        // Where the chunk after the last contraction taken starts: a word takes only one.
+        let mut after = 0;
+        while quotes != 0 {
+            let k = quotes.trailing_zeros();
+            quotes &= quotes - 1;
+            let at = i + k as usize;
+            if letter >> (k + 1) & 1 == 0 || k == after {
+                continue;
+            }
+            let c1 = s[at + 1] | 0x20;
+            let len = if matches!(c1, b's' | b'd' | b'm' | b't') {
+                1
+            } else if letter >> (k + 2) & 1 == 0 {
+                continue;
+            } else {
+                match (c1, s[at + 2] | 0x20) {
+                    (b'l', b'l') | (b'v', b'e') | (b'r', b'e') => 2,
+                    _ => continue,
+                }
+            };
+            // No chunk starts from the apostrophe to the contraction's last letter; one
+            // starts after it if a letter follows (else a letter run ends there anyway).
+            starts &= !(((1u64 << (len + 1)) - 1) << k);
+            starts |= 1u64 << (k + len + 1) & letter;
+            after = k + len + 1;
+        }
+        return (starts, safe);
+    }
+    // '(?i:[sdmt]|ll|ve|re) : tried first, at an apostrophe that starts a chunk and is
+    // followed by a letter (it would otherwise be that letter run's prefix).
+    let mut quotes = prefix & b.quote & ((1u64 << safe) - 1);
+    while quotes != 0 {
+        let k = quotes.trailing_zeros();
+        quotes &= quotes - 1;
+        // Both bytes are before `safe`: the letter run after the quote ends by then.
+        let at = i + k as usize;
+        let c1 = s[at + 1] | 0x20;
+        let len = if matches!(c1, b's' | b'd' | b'm' | b't') {
+            2
+        } else {
+            match (c1, s[at + 2] | 0x20) {
+                (b'l', b'l') | (b'v', b'e') | (b'r', b'e') => 3,
+                _ => continue,
+            }
+        };
+        starts |= 1u64 << (k + len) & letter;
+    }
+    (starts, safe)
 }
 
 /// Class bits of the ASCII chars, the same as the Unicode table gives them (a static the

@@ -57,6 +57,11 @@ proptest! {
     }
 
     #[test]
+    fn scanner_equals_regex_on_long_ascii_o200k(s in ascii_text(200)) {
+        same_chunks(O200K_PATTERN, &s);
+    }
+
+    #[test]
     fn scanner_equals_regex_gpt2(s in text(40)) {
         same_chunks(GPT2_PATTERN, &s);
     }
