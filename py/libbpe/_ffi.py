@@ -421,6 +421,14 @@ class Encoder(NativeObject):
         _check(lib.bpe_encoder_n_vocab(self.ptr, out))
         return out[0]
 
+    def encode_ordinary_str(self, text: str) -> list[int] | None:
+        """Ids of ``text`` (a ``str``, whose UTF-8 the compiled code reads in place), or None
+        when the compiled list builders are missing or fail (a lone surrogate, a closed
+        encoder): the caller then encodes the text itself and calls :meth:`encode_ordinary`."""
+        if self._ints is None or self._ptr is None:
+            return None
+        return self._lists[0](self._address, text, *self._table)
+
     def encode_ordinary(self, text: bytes) -> list[int]:
         """Ids of UTF-8 ``text``, special tokens in it treated as plain text."""
         ptr = self._ptr
@@ -448,6 +456,12 @@ class Encoder(NativeObject):
             return _ids_list(out.ids, out.len)
         finally:
             lib.bpe_ids_free(out)
+
+    def encode_ordinary_batch_str(self, texts: Sequence[str], threads: int) -> list[list[int]] | None:
+        """:meth:`encode_ordinary_str` for many texts on ``threads`` threads, or None."""
+        if self._ints is None or self._ptr is None:
+            return None
+        return self._lists[1](self._address, list(texts), threads, *self._table)
 
     def encode_ordinary_batch(self, texts: Sequence[bytes], threads: int) -> list[list[int]]:
         """Ids of many UTF-8 texts, encoded natively on ``threads`` threads.

@@ -101,6 +101,7 @@ class Encoder:
         self._n_vocab = native.n_vocab()
         self.name = name
         # Bound once: encode_ordinary is called per document and every attribute lookup counts.
+        self._encode_ordinary_str = native.encode_ordinary_str
         self._encode_ordinary_utf8 = native.encode_ordinary
 
     # ----------------------------------------------------------------------------- properties
@@ -141,11 +142,10 @@ class Encoder:
         >>> enc.encode_ordinary("hello world")  # doctest: +SKIP
         [15339, 1917]
         """
-        try:
-            data = text.encode("utf-8")
-        except (UnicodeEncodeError, AttributeError):
-            data = _utf8(text)
-        return self._encode_ordinary_utf8(data)
+        ids = self._encode_ordinary_str(text) if type(text) is str else None
+        if ids is not None:
+            return ids
+        return self._encode_ordinary_utf8(_utf8(text))
 
     def encode(
         self,
@@ -168,7 +168,12 @@ class Encoder:
 
     def encode_ordinary_batch(self, text: Sequence[str], *, num_threads: int = 8) -> list[list[int]]:
         """Encodes many texts as ordinary text, in parallel on ``num_threads`` native threads."""
-        return self._native.encode_ordinary_batch([_utf8(t) for t in text], _threads(num_threads))
+        threads = _threads(num_threads)
+        if all(type(t) is str for t in text):  # anything else gets _utf8's checks
+            ids = self._native.encode_ordinary_batch_str(text, threads)
+            if ids is not None:
+                return ids
+        return self._native.encode_ordinary_batch([_utf8(t) for t in text], threads)
 
     def encode_batch(
         self,

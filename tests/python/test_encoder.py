@@ -396,7 +396,12 @@ def abi_path(enc: libbpe.Encoder) -> libbpe.Encoder:
     twin = object.__new__(type(native))
     twin.__dict__.update(native.__dict__, _ints=None)
     copy = object.__new__(type(enc))
-    copy.__dict__.update(enc.__dict__, _native=twin, _encode_ordinary_utf8=twin.encode_ordinary)
+    copy.__dict__.update(
+        enc.__dict__,
+        _native=twin,
+        _encode_ordinary_utf8=twin.encode_ordinary,
+        _encode_ordinary_str=twin.encode_ordinary_str,
+    )
     return copy
 
 
@@ -447,6 +452,21 @@ def test_compiled_lists_share_the_tables_ints_and_leak_no_reference(openai_pair)
     del lists
     released = sys.getrefcount(first) - before
     assert (held, released) == (200 * ids.count(first), 0)
+
+
+def test_texts_are_read_in_place_and_leak_no_reference(openai_pair):
+    import sys
+
+    enc, twin = openai_pair
+    texts = ["plain ASCII text", "non-ASCII: héllo wörld 中文 😀", "a\ud800b"]
+    expected = [twin.encode_ordinary(t) for t in texts]
+    before = [sys.getrefcount(t) for t in texts]
+    assert [enc.encode_ordinary(t) for t in texts] == expected
+    assert enc.encode_ordinary_batch(texts) == expected  # the lone surrogate: the fallback
+    assert enc.encode_ordinary_batch(texts[:2]) == expected[:2]
+    assert [sys.getrefcount(t) for t in texts] == before
+    with pytest.raises(TypeError):
+        enc.encode_ordinary_batch(["ok", b"bytes are not text"])
 
 
 def test_a_regex_failure_is_reported_by_either_path():

@@ -30,6 +30,9 @@ extern "C" {
     /// Steals the reference to `item`.
     fn PyList_SetItem(list: *mut PyObject, index: isize, item: *mut PyObject) -> c_int;
     fn PyBytes_AsStringAndSize(o: *mut PyObject, data: *mut *mut c_char, len: *mut isize) -> c_int;
+    /// The UTF-8 of a `str`, kept by the string (for ASCII text, its own buffer), or NULL
+    /// with an exception set (not a `str`, or a lone surrogate).
+    fn PyUnicode_AsUTF8AndSize(o: *mut PyObject, len: *mut isize) -> *const c_char;
     fn Py_IncRef(o: *mut PyObject);
     fn Py_DecRef(o: *mut PyObject);
     fn PyErr_Clear();
@@ -98,17 +101,26 @@ impl Drop for Held {
     }
 }
 
-/// The bytes of a `bytes` object, if it is one and holds UTF-8.
+/// The UTF-8 text of a `str` (read in place: no copy for ASCII text, and the string keeps
+/// any other's UTF-8 for later calls, as it does for tiktoken) or of a `bytes` that holds
+/// UTF-8; `None` for anything else, or a `str` with a lone surrogate. Valid while the
+/// object lives (both kinds are immutable).
 unsafe fn utf8_of<'a>(o: *mut PyObject) -> Option<&'a str> {
-    let mut data = std::ptr::null_mut();
-    let mut len = 0;
-    if o.is_null() || PyBytes_AsStringAndSize(o, &mut data, &mut len) != 0 {
+    if o.is_null() {
         return None;
+    }
+    let mut len = 0;
+    let mut data = PyUnicode_AsUTF8AndSize(o, &mut len) as *mut c_char;
+    if data.is_null() {
+        PyErr_Clear();
+        if PyBytes_AsStringAndSize(o, &mut data, &mut len) != 0 {
+            return None;
+        }
     }
     std::str::from_utf8(std::slice::from_raw_parts(data as *const u8, len as usize)).ok()
 }
 
-/// `encoder`'s ids of `text` (a `bytes` of UTF-8) as ordinary text, as a list of the int
+/// `encoder`'s ids of `text` (a `str`, or a `bytes` of UTF-8) as ordinary text, as a list of the int
 /// objects at `ints` (`n_ints` addresses, indexed by id, of ints the caller keeps alive);
 /// `None` on any failure.
 #[no_mangle]
@@ -122,7 +134,7 @@ pub unsafe extern "C" fn bpe_py_encode_ordinary(
     let (Some(encoder), Some(text)) = (encoder.as_ref(), utf8_of(text)) else {
         return none();
     };
-    // The caller holds `text` for the whole call, and bytes never change.
+    // The caller holds `text` for the whole call, and neither kind of text ever changes.
     let encoded = without_gil(|| encoder.encoder.encode_ordinary(text));
     match encoded {
         Some(Ok(ids)) => match list_of(&ids, table) {
@@ -133,7 +145,7 @@ pub unsafe extern "C" fn bpe_py_encode_ordinary(
     }
 }
 
-/// [`bpe_py_encode_ordinary`] for each `bytes` of the list `texts`, on `threads` threads
+/// [`bpe_py_encode_ordinary`] for each `str` or `bytes` of the list `texts`, on `threads` threads
 /// (0: one per core): a list of lists, or `None` on any failure.
 #[no_mangle]
 pub unsafe extern "C" fn bpe_py_encode_ordinary_batch(
