@@ -10,9 +10,9 @@ garbage collector through ``ffi.gc`` if nobody closed it.
 cffi releases the GIL for the duration of every call into ``lib``, so a long ``feed`` or
 ``train`` on one thread leaves the interpreter free on the others.
 
-The one exception to "only cffi": the two functions that return ids as Python lists made in
-compiled code (see :func:`_compiled_lists`), which take and return Python objects and so are
-called through ctypes.
+The one exception to "only cffi": the functions that take Python objects (see
+:func:`_python_library`): the two that return ids as Python lists made in compiled code, and
+the feed that reads ``str`` documents in place. They are called through ctypes.
 """
 
 from __future__ import annotations
@@ -283,6 +283,24 @@ class Trainer(NativeObject):
         finally:
             self._exit()
 
+    def feed_texts(self, texts: list) -> bool:
+        """:meth:`feed` for a list of ``str`` documents, whose UTF-8 compiled code reads in
+        place (no copy for ASCII text; ``bytes`` of UTF-8 are read too). False, with nothing
+        fed, when that code is missing or a document is neither (or has a lone surrogate):
+        the caller then encodes the batch and calls :meth:`feed`, which says what is wrong."""
+        compiled = _compiled_feed()
+        if compiled is None:
+            return False
+        ptr = self._enter()
+        try:
+            status = compiled(int(ffi.cast("uintptr_t", ptr)), texts)
+        finally:
+            self._exit()
+        if status == -1:
+            return False
+        _check(status)
+        return True
+
     def cancel(self) -> None:
         """Makes a running ``feed`` or ``train`` on another thread stop with CancelledError."""
         with self._lock:
@@ -337,14 +355,11 @@ class Trainer(NativeObject):
         return Vocab(out[0])
 
 
-@functools.cache  # loaded with the first encoder: training has no use for them
-def _compiled_lists():
-    """The library's functions that return ids as Python lists made in compiled code
-    (``crates/bpe-capi/src/python.rs``), called through ctypes: ``(one, batch)``, or None if
-    this build of the library lacks them. Making the int objects of millions of ids costs
-    about as much as encoding; those functions take every int from a table made once per
-    encoder instead, and return None on any failure (the C ABI's path then says what
-    failed)."""
+@functools.cache
+def _python_library():
+    """The native library loaded with ctypes.PyDLL (calls hold the GIL), for its functions
+    that take and return Python objects (``crates/bpe-capi/src/python.rs``); None where
+    they cannot be used."""
     import ctypes
     import pathlib
     import sys
@@ -355,9 +370,24 @@ def _compiled_lists():
         return None
     try:
         (path,) = (p for p in pathlib.Path(_native.__file__).parent.iterdir() if p.name.startswith("lib"))
-        library = ctypes.PyDLL(str(path))
+        return ctypes.PyDLL(str(path))
+    except (OSError, ValueError):
+        return None
+
+
+@functools.cache
+def _compiled_lists():
+    """The library's functions that return ids as Python lists made in compiled code, called
+    through ctypes: ``(one, batch)``, or None if this build of the library lacks them.
+    Making the int objects of millions of ids costs about as much as encoding; those
+    functions take every int from a table made once per encoder instead, and return None on
+    any failure (the C ABI's path then says what failed)."""
+    import ctypes
+
+    library = _python_library()
+    try:
         one, batch = library.bpe_py_encode_ordinary, library.bpe_py_encode_ordinary_batch
-    except (OSError, AttributeError, ValueError):
+    except AttributeError:  # also when there is no library
         return None
     # A py_object result is the new reference the function returns (ctypes takes it over).
     # The table of ints is passed as the address and length of an array of their addresses.
@@ -368,6 +398,21 @@ def _compiled_lists():
     return one, batch
 
 
+@functools.cache
+def _compiled_feed():
+    """The library's compiled feed of ``str`` documents (``bpe_py_trainer_feed``, see
+    ``crates/bpe-capi/src/python.rs``), called through ctypes, or None if this build of the
+    library lacks it."""
+    import ctypes
+
+    library = _python_library()
+    try:
+        feed = library.bpe_py_trainer_feed
+    except AttributeError:  # also when there is no library
+        return None
+    feed.argtypes = [ctypes.c_void_p, ctypes.py_object]
+    feed.restype = ctypes.c_int
+    return feed
 
 
 class _Ints:

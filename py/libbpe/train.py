@@ -1,10 +1,10 @@
 """Training: documents from any iterable of ``str`` stream into the native trainer, then the
 merge loop runs; Ctrl-C stops either within a fraction of a second.
 
-Documents cross the ABI in batches of about :data:`BATCH_BYTES` bytes. While a worker thread
-feeds one batch (the native call releases the GIL and counts chunks on every core), the main
-thread gathers and encodes the next one: double buffering, so reading the corpus in Python and
-counting it in Rust overlap. The merge loop runs on a worker thread too. The main thread only
+Documents cross the ABI in batches of about :data:`BATCH_BYTES` characters. While a worker
+thread feeds one batch (compiled code reads each string's UTF-8 in place, then the native call
+releases the GIL and counts chunks on every core), the main thread gathers the next one: double
+buffering, so reading the corpus in Python and counting it in Rust overlap. The merge loop runs on a worker thread too. The main thread only
 waits on workers in short slices, because Python delivers Ctrl-C to the main thread alone: on
 ``KeyboardInterrupt`` it cancels the native call, waits for the worker to return, frees the
 trainer and re-raises.
@@ -20,7 +20,7 @@ from .errors import InvalidUtf8Error, SpecialTokenError, VocabSizeError
 
 __all__ = ["BATCH_BYTES", "train", "check_special_tokens"]
 
-#: Bytes of UTF-8 per batch handed to the native trainer: large enough that each call keeps
+#: Characters per batch handed to the native trainer: large enough that each call keeps
 #: every core busy for a while, small enough that two batches in memory cost little.
 BATCH_BYTES = 16 * 1024 * 1024
 
@@ -162,52 +162,73 @@ def _check_threads(threads: int | None) -> int:
     return threads
 
 
-def _batches(texts: Iterable[str], batch_bytes: int) -> Iterator[tuple[list[bytes], int, int]]:
-    """Yields (UTF-8 documents, their total bytes, documents so far), about ``batch_bytes`` at
-    a time. Runs in the main thread, pulling from the caller's iterator."""
+def _batches(texts: Iterable[str], batch_bytes: int) -> Iterator[tuple[list[str], int]]:
+    """Yields (documents, documents so far), about ``batch_bytes`` characters at a time.
+    Runs in the main thread, pulling from the caller's iterator."""
     if isinstance(texts, (str, bytes)):
         raise TypeError("texts must be an iterable of str documents (a single str was given)")
-    batch: list[bytes] = []
+    batch: list[str] = []
     append = batch.append
     size = 0
     index = -1
     for index, text in enumerate(texts):
         if not isinstance(text, str):
             raise TypeError(f"document {index} is a {type(text).__name__}, not a str")
-        try:
-            data = text.encode("utf-8")
-        except UnicodeEncodeError as e:
-            raise InvalidUtf8Error(
-                f"document {index} is not valid Unicode: it has a lone surrogate "
-                f"{text[e.start]!r} at character {e.start}"
-            ) from None
-        append(data)
-        size += len(data)
+        append(text)
+        size += len(text)
         if size >= batch_bytes:
-            yield batch, size, index + 1
+            yield batch, index + 1
             batch = []
             append = batch.append
             size = 0
     if index < 0:
         raise ValueError("there are no documents to train on: texts is empty")
     if batch:
-        yield batch, size, index + 1
+        yield batch, index + 1
+
+
+def _encoded(texts: list[str], first: int) -> list[bytes]:
+    """The UTF-8 of documents ``first``, ``first + 1``, ...; a lone surrogate is an error
+    naming its document."""
+    out = []
+    for index, text in enumerate(texts, first):
+        try:
+            out.append(text.encode("utf-8"))
+        except UnicodeEncodeError as e:
+            raise InvalidUtf8Error(
+                f"document {index} is not valid Unicode: it has a lone surrogate "
+                f"{text[e.start]!r} at character {e.start}"
+            ) from None
+    return out
+
+
+def _feed(trainer: _ffi.Trainer, texts: list[str], first: int) -> None:
+    """Feeds one batch: compiled code reads the strings' UTF-8 in place, or (without it, or
+    for a string it cannot read) the batch is encoded here first."""
+    if not trainer.feed_texts(texts):
+        trainer.feed(_encoded(texts, first))
 
 
 def _ingest(trainer: _ffi.Trainer, texts: Iterable[str], bars: _Progress, batch_bytes: int) -> None:
     pending: _Call | None = None
-    pending_size = pending_documents = 0
+    pending_documents = fed = 0
+
+    def done() -> None:
+        nonlocal fed
+        pending.result()
+        total = trainer.stats()[1]
+        bars.ingested(total - fed, pending_documents)
+        fed = total
+
     try:
-        for batch, size, documents in _batches(texts, batch_bytes):
+        for batch, documents in _batches(texts, batch_bytes):
             if pending is not None:
-                pending.result()
-                bars.ingested(pending_size, pending_documents)
-            pending = _Call(trainer, trainer.feed, batch)
-            pending_size, pending_documents = size, documents
+                done()
+            pending = _Call(trainer, _feed, trainer, batch, documents - len(batch))
+            pending_documents = documents
             del batch  # the worker owns it now: at most two batches are alive at once
         if pending is not None:
-            pending.result()
-            bars.ingested(pending_size, pending_documents)
+            done()
     except BaseException:
         # The iterator raised, a batch failed, or Ctrl-C: the trainer must not be freed while
         # a worker still uses it.

@@ -207,6 +207,28 @@ def test_documents_cross_the_abi_intact():
         trainer.close()
 
 
+def test_str_documents_are_fed_in_place_or_declined_whole():
+    docs = ["", "a\x00b", "中文 😀", "x" * 100_000, "last"]
+    assert _ffi._compiled_feed() is not None, "the wheel was built without the python feature"
+    trainer = _ffi.Trainer(libbpe.GPT4_PATTERN, 0)
+    twin = _ffi.Trainer(libbpe.GPT4_PATTERN, 0)
+    try:
+        assert trainer.feed_texts(docs)
+        twin.feed([d.encode() for d in docs])
+        assert trainer.stats() == twin.stats()
+        before = trainer.stats()
+        # A lone surrogate or a non-text: declined, nothing fed (the caller encodes and reports).
+        assert not trainer.feed_texts(["fine", "bad \ud800"])
+        assert not trainer.feed_texts(["fine", 3])
+        assert trainer.stats() == before
+        trainer.cancel()  # a cancel before a call is forgotten when it starts
+        assert trainer.feed_texts(["more"])
+        assert trainer.stats()[0] == before[0] + 1
+    finally:
+        trainer.close()
+        twin.close()
+
+
 def test_texts_cross_the_abi_intact(vocab):
     enc = _ffi.Encoder(vocab)
     texts = [b"", b"a\x00b", "中文".encode(), b"", b"xyz" * 1000, b"\x00"]

@@ -14,6 +14,8 @@
 //! C ABI's path, whose errors say what went wrong.
 
 use crate::encoder::bpe_encoder;
+use crate::status::{bpe_status, guard};
+use crate::trainer::{bpe_trainer, feed};
 use std::ffi::{c_char, c_int, c_void};
 
 /// A Python object, only ever handled by pointer.
@@ -219,4 +221,37 @@ pub unsafe extern "C" fn bpe_py_encode_ordinary_batch(
         Py_DecRef(lists);
         none()
     }
+}
+
+/// bpe_trainer_feed() for the list `texts` of `str` (or `bytes` of UTF-8), their UTF-8 read
+/// in place (see [`utf8_of`]) and counted with the GIL released: the status, as that
+/// function returns it (its error message set as it sets it); or -1, with nothing fed, if a
+/// text is neither (another type, a lone surrogate): the package then encodes the batch
+/// itself, and says which document is at fault.
+#[no_mangle]
+pub unsafe extern "C" fn bpe_py_trainer_feed(
+    trainer: *mut bpe_trainer,
+    texts: *mut PyObject,
+) -> c_int {
+    let n = PyList_Size(texts);
+    if n < 0 {
+        PyErr_Clear();
+        return -1;
+    }
+    // Each text is held while the GIL is released, as in bpe_py_encode_ordinary_batch.
+    let mut held = Held(Vec::with_capacity(n as usize));
+    let mut documents = Vec::with_capacity(n as usize);
+    for i in 0..n {
+        let o = PyList_GetItem(texts, i);
+        let Some(text) = utf8_of(o) else {
+            PyErr_Clear();
+            return -1;
+        };
+        Py_IncRef(o);
+        held.0.push(o);
+        documents.push(text.as_bytes());
+    }
+    let status = without_gil(|| guard(|| feed(trainer, &documents)));
+    drop(held);
+    status.unwrap_or(bpe_status::BPE_ERROR_PANIC) as c_int
 }

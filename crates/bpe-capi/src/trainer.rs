@@ -3,7 +3,7 @@
 use crate::buffers::{
     bpe_bytes, byte_strings, c_str, deref, optional_c_str, out_ptr, utf8_strings,
 };
-use crate::status::{bpe_status, guard, guard_void, Failure};
+use crate::status::{bpe_status, guard, guard_void, Failure, Outcome};
 use crate::vocab::bpe_vocab;
 use bpe_core::{MergeProgress, Trainer, GPT4_PATTERN};
 use std::collections::HashSet;
@@ -179,17 +179,20 @@ pub unsafe extern "C" fn bpe_trainer_feed(
     documents: *const bpe_bytes,
     count: usize,
 ) -> bpe_status {
-    guard(|| {
-        let handle = deref(trainer, "trainer")?;
-        let documents = byte_strings(documents, count, "documents")?;
-        let mut trainer = handle.lock()?;
-        trainer.feed(&documents).map_err(|e| match e {
-            bpe_core::Error::Cancelled => Failure::new(
-                bpe_status::BPE_ERROR_CANCELLED,
-                "feeding was cancelled by bpe_trainer_cancel; the batch was not counted",
-            ),
-            e => e.into(),
-        })
+    guard(|| feed(trainer, &byte_strings(documents, count, "documents")?))
+}
+
+/// bpe_trainer_feed()'s work on documents already gathered (the Python package's compiled
+/// feed gathers them from Python strings).
+pub(crate) unsafe fn feed(trainer: *mut bpe_trainer, documents: &[&[u8]]) -> Outcome {
+    let handle = deref(trainer, "trainer")?;
+    let mut trainer = handle.lock()?;
+    trainer.feed(documents).map_err(|e| match e {
+        bpe_core::Error::Cancelled => Failure::new(
+            bpe_status::BPE_ERROR_CANCELLED,
+            "feeding was cancelled by bpe_trainer_cancel; the batch was not counted",
+        ),
+        e => e.into(),
     })
 }
 
