@@ -162,9 +162,17 @@ def _check_threads(threads: int | None) -> int:
     return threads
 
 
-def _batches(texts: Iterable[str], batch_bytes: int) -> Iterator[tuple[list[str], int]]:
-    """Yields (documents, documents so far), about ``batch_bytes`` characters at a time.
-    Runs in the main thread, pulling from the caller's iterator."""
+# Documents longer than this many characters are encoded here. The compiled feed reads
+# other strings' UTF-8 in place, which for a non-ASCII string means CPython makes a copy
+# that the string keeps: for a huge string, the copy costs more than encoding it (and
+# stays in memory for as long as the caller keeps the string).
+_LONG = 1 << 20
+
+
+def _batches(texts: Iterable[str], batch_bytes: int) -> Iterator[tuple[list[str | bytes], int]]:
+    """Yields (documents, documents so far), about ``batch_bytes`` characters at a time:
+    ``str`` documents, or their UTF-8 for long ones. Runs in the main thread, pulling from
+    the caller's iterator."""
     if isinstance(texts, (str, bytes)):
         raise TypeError("texts must be an iterable of str documents (a single str was given)")
     batch: list[str] = []
@@ -174,8 +182,8 @@ def _batches(texts: Iterable[str], batch_bytes: int) -> Iterator[tuple[list[str]
     for index, text in enumerate(texts):
         if not isinstance(text, str):
             raise TypeError(f"document {index} is a {type(text).__name__}, not a str")
-        append(text)
         size += len(text)
+        append(_encoded([text], index)[0] if len(text) > _LONG else text)
         if size >= batch_bytes:
             yield batch, index + 1
             batch = []
@@ -187,13 +195,13 @@ def _batches(texts: Iterable[str], batch_bytes: int) -> Iterator[tuple[list[str]
         yield batch, index + 1
 
 
-def _encoded(texts: list[str], first: int) -> list[bytes]:
-    """The UTF-8 of documents ``first``, ``first + 1``, ...; a lone surrogate is an error
-    naming its document."""
+def _encoded(texts: list[str | bytes], first: int) -> list[bytes]:
+    """The UTF-8 of documents ``first``, ``first + 1``, ... (those already encoded stay as
+    they are); a lone surrogate is an error naming its document."""
     out = []
     for index, text in enumerate(texts, first):
         try:
-            out.append(text.encode("utf-8"))
+            out.append(text if isinstance(text, bytes) else text.encode("utf-8"))
         except UnicodeEncodeError as e:
             raise InvalidUtf8Error(
                 f"document {index} is not valid Unicode: it has a lone surrogate "
@@ -202,7 +210,7 @@ def _encoded(texts: list[str], first: int) -> list[bytes]:
     return out
 
 
-def _feed(trainer: _ffi.Trainer, texts: list[str], first: int) -> None:
+def _feed(trainer: _ffi.Trainer, texts: list[str | bytes], first: int) -> None:
     """Feeds one batch: compiled code reads the strings' UTF-8 in place, or (without it, or
     for a string it cannot read) the batch is encoded here first."""
     if not trainer.feed_texts(texts):

@@ -86,6 +86,21 @@ def test_batch_boundaries_do_not_change_the_result(corpus):
             vocab.close()
 
 
+def test_long_documents_are_encoded_before_the_feed_and_train_the_same(corpus):
+    long = " ".join(corpus[:400])
+    assert len(long) > libbpe.train._LONG
+    docs = [corpus[0], long, corpus[1]]
+    ((batch, documents),) = list(libbpe.train._batches(iter(docs), 1 << 30))
+    assert documents == 3 and [type(d) for d in batch] == [str, bytes, str]
+    vocab = libbpe.train.train(iter(docs), 600, pattern=libbpe.GPT4_PATTERN)
+    try:
+        assert dict(zip(vocab.tokens(), range(600))) == rustbpe_ranks(docs, 600, libbpe.GPT4_PATTERN)
+    finally:
+        vocab.close()
+    with pytest.raises(libbpe.errors.InvalidUtf8Error, match="document 1 "):
+        libbpe.train.train(iter([corpus[0], long + "\ud800"]), 600, pattern=libbpe.GPT4_PATTERN)
+
+
 def test_any_iterable_of_str(corpus):
     docs = corpus[:10]
     expected = libbpe.Tokenizer.train_from_iterator(docs, 400).mergeable_ranks

@@ -112,12 +112,17 @@ unsafe fn utf8_of<'a>(o: *mut PyObject) -> Option<&'a str> {
         return None;
     }
     let mut len = 0;
-    let mut data = PyUnicode_AsUTF8AndSize(o, &mut len) as *mut c_char;
-    if data.is_null() {
-        PyErr_Clear();
-        if PyBytes_AsStringAndSize(o, &mut data, &mut len) != 0 {
-            return None;
-        }
+    let text = PyUnicode_AsUTF8AndSize(o, &mut len);
+    if !text.is_null() {
+        // SAFETY: a str's UTF-8 is valid: CPython encodes it strictly, failing (as handled
+        // below) on a lone surrogate. Not checking it again spares a pass over the text.
+        let bytes = std::slice::from_raw_parts(text as *const u8, len as usize);
+        return Some(std::str::from_utf8_unchecked(bytes));
+    }
+    PyErr_Clear();
+    let mut data = std::ptr::null_mut();
+    if PyBytes_AsStringAndSize(o, &mut data, &mut len) != 0 {
+        return None;
     }
     std::str::from_utf8(std::slice::from_raw_parts(data as *const u8, len as usize)).ok()
 }

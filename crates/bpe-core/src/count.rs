@@ -134,17 +134,51 @@ pub struct ChunkCounts {
     bytes: u64,
 }
 
-/// Checks that every document is UTF-8, naming the first that is not.
+/// Checks that every document is UTF-8, naming the first that is not (and the offset of
+/// its first bad byte). Long documents are checked in pieces on every core.
 pub fn validate_utf8<'a>(documents: &[&'a [u8]]) -> Result<Vec<&'a str>> {
-    let checked: Vec<std::result::Result<&str, usize>> = documents
-        .par_iter()
-        .map(|d| std::str::from_utf8(d).map_err(|e| e.valid_up_to()))
-        .collect();
-    checked
-        .into_iter()
+    let pieces: Vec<(usize, usize, &[u8])> = documents
+        .iter()
         .enumerate()
-        .map(|(document, r)| r.map_err(|offset| Error::InvalidUtf8 { document, offset }))
-        .collect()
+        .flat_map(|(i, d)| utf8_pieces(d).map(move |(start, piece)| (i, start, piece)))
+        .collect();
+    let first_bad = pieces
+        .par_iter()
+        .filter_map(|&(i, start, piece)| {
+            std::str::from_utf8(piece)
+                .err()
+                .map(|e| (i, start + e.valid_up_to()))
+        })
+        .min();
+    if let Some((document, offset)) = first_bad {
+        return Err(Error::InvalidUtf8 { document, offset });
+    }
+    // SAFETY: every piece of every document is UTF-8, so every document is (see
+    // `utf8_pieces`).
+    Ok(documents
+        .iter()
+        .map(|d| unsafe { std::str::from_utf8_unchecked(d) })
+        .collect())
+}
+
+/// `d` in pieces of about [`PIECE_BYTES`], each with its offset (none if `d` is empty). Every piece after the
+/// first starts at a byte that is not a UTF-8 continuation byte, so no char can straddle
+/// two pieces: `d` is UTF-8 exactly when every piece is, and the first error in the first
+/// bad piece is the first error of `d`.
+fn utf8_pieces(d: &[u8]) -> impl Iterator<Item = (usize, &[u8])> {
+    let mut start = 0;
+    std::iter::from_fn(move || {
+        if start >= d.len() {
+            return None;
+        }
+        let mut end = (start + PIECE_BYTES).min(d.len());
+        while end < d.len() && d[end] & 0xC0 == 0x80 {
+            end += 1;
+        }
+        let piece = (start, &d[start..end]);
+        start = end;
+        Some(piece)
+    })
 }
 
 /// Splits and counts one batch in parallel, without touching any shared state.

@@ -126,3 +126,36 @@ fn a_huge_vocab_size_stops_early_without_allocating_for_it() {
     let v = t.train(u32::MAX, &[], &mut |_| true).unwrap();
     assert!(v.len() < 300);
 }
+
+#[test]
+fn a_long_document_checked_in_pieces_names_its_first_bad_byte() {
+    // Multi-byte chars of every length, so the piece boundaries (every 1 MB) fall inside
+    // chars and move; then bytes are broken around those boundaries and far from them.
+    let doc: Vec<u8> = "aé中😀".repeat(350_000).into_bytes();
+    let mut t = Trainer::new(GPT4_PATTERN, 2).unwrap();
+    t.feed(&[b"ok".as_slice(), &doc]).unwrap();
+    for at in [
+        0,
+        5,
+        1 << 20,
+        (1 << 20) - 1,
+        (1 << 20) + 1,
+        (2 << 20) + 2,
+        doc.len() - 1,
+    ] {
+        for broken in [0xFF, 0x80, b'a'] {
+            let mut bad = doc.clone();
+            bad[at] = broken;
+            let Err(e) = std::str::from_utf8(&bad) else {
+                continue;
+            };
+            let got = t.feed(&[b"ok".as_slice(), &bad]).unwrap_err();
+            let expected = Error::InvalidUtf8 {
+                document: 1,
+                offset: e.valid_up_to(),
+            };
+            assert_eq!(got, expected, "byte {at} set to {broken:#x}");
+        }
+    }
+    assert_eq!(t.counts().documents(), 2);
+}
