@@ -4,10 +4,10 @@ merge loop runs; Ctrl-C stops either within a fraction of a second.
 Documents cross the ABI in batches of about :data:`BATCH_BYTES` characters. While a worker
 thread feeds one batch (compiled code reads each string's UTF-8 in place, then the native call
 releases the GIL and counts chunks on every core), the main thread gathers the next one: double
-buffering, so reading the corpus in Python and counting it in Rust overlap. The merge loop runs on a worker thread too. The main thread only
-waits on workers in short slices, because Python delivers Ctrl-C to the main thread alone: on
-``KeyboardInterrupt`` it cancels the native call, waits for the worker to return, frees the
-trainer and re-raises.
+buffering, so reading the corpus in Python and counting it in Rust overlap. The merge loop runs
+on a worker thread too. The main thread only waits on workers in short slices, because Python
+delivers Ctrl-C to the main thread alone: on ``KeyboardInterrupt`` it cancels the native call,
+waits for the worker to return, frees the trainer and re-raises.
 """
 
 from __future__ import annotations
@@ -175,7 +175,7 @@ def _batches(texts: Iterable[str], batch_bytes: int) -> Iterator[tuple[list[str 
     the caller's iterator."""
     if isinstance(texts, (str, bytes)):
         raise TypeError("texts must be an iterable of str documents (a single str was given)")
-    batch: list[str] = []
+    batch: list[str | bytes] = []
     append = batch.append
     size = 0
     index = -1

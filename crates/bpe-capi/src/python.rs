@@ -1,17 +1,20 @@
-//! Lists of Python ints made in compiled code, for the Python package only: the `python`
-//! feature, which the wheel's build turns on. The C library has no Python in it.
+//! Functions that take Python objects, for the Python package only: the `python` feature,
+//! which the wheel's build turns on. The C library has no Python in it.
 //!
-//! Returning ids to Python means making a list of ints, and making millions of int objects
-//! costs about as much as finding the ids. The package keeps the int object of every id (a
-//! list made once per encoder, and an array of their addresses); these functions encode with
-//! the GIL released, then fill a new list from the table, which costs a reference count and
-//! a pointer per id.
-//! They are called through ctypes (`PyDLL`, which holds the GIL), take and return Python
-//! objects, and use only functions of Python's stable ABI, which the interpreter that
-//! loaded the library provides.
+//! - Lists of ids. Returning ids to Python means making a list of ints, and making millions
+//!   of int objects costs about as much as finding the ids. The package keeps the int object
+//!   of every id (a list made once per encoder, and an array of their addresses); these
+//!   functions encode with the GIL released, then fill a new list from the table, which
+//!   costs a reference count and a pointer per id.
+//! - Text read in place. The encoders and the trainer's feed take `str` objects and read
+//!   their UTF-8 where CPython keeps it, instead of a `bytes` copy made for each call.
 //!
-//! On any failure they return `None` (and set no exception): the package then takes the
-//! C ABI's path, whose errors say what went wrong.
+//! They are called through ctypes (`PyDLL`, which holds the GIL), and use only functions of
+//! Python's stable ABI, which the interpreter that loaded the library provides.
+//!
+//! On any failure the encoders return `None` (and set no exception), and the feed declines
+//! a batch it cannot read: the package then takes the C ABI's path, whose errors say what
+//! went wrong.
 
 use crate::encoder::bpe_encoder;
 use crate::status::{bpe_status, guard};
@@ -127,9 +130,9 @@ unsafe fn utf8_of<'a>(o: *mut PyObject) -> Option<&'a str> {
     std::str::from_utf8(std::slice::from_raw_parts(data as *const u8, len as usize)).ok()
 }
 
-/// `encoder`'s ids of `text` (a `str`, or a `bytes` of UTF-8) as ordinary text, as a list of the int
-/// objects at `ints` (`n_ints` addresses, indexed by id, of ints the caller keeps alive);
-/// `None` on any failure.
+/// `encoder`'s ids of `text` (a `str`, or a `bytes` of UTF-8) as ordinary text, as a list
+/// of the int objects at `ints` (`n_ints` addresses, indexed by id, of ints the caller keeps
+/// alive); `None` on any failure.
 #[no_mangle]
 pub unsafe extern "C" fn bpe_py_encode_ordinary(
     encoder: *const bpe_encoder,
@@ -152,8 +155,8 @@ pub unsafe extern "C" fn bpe_py_encode_ordinary(
     }
 }
 
-/// [`bpe_py_encode_ordinary`] for each `str` or `bytes` of the list `texts`, on `threads` threads
-/// (0: one per core): a list of lists, or `None` on any failure.
+/// [`bpe_py_encode_ordinary`] for each `str` or `bytes` of the list `texts`, on `threads`
+/// threads (0: one per core): a list of lists, or `None` on any failure.
 #[no_mangle]
 pub unsafe extern "C" fn bpe_py_encode_ordinary_batch(
     encoder: *const bpe_encoder,

@@ -161,10 +161,10 @@ pub fn validate_utf8<'a>(documents: &[&'a [u8]]) -> Result<Vec<&'a str>> {
         .collect())
 }
 
-/// `d` in pieces of about [`PIECE_BYTES`], each with its offset (none if `d` is empty). Every piece after the
-/// first starts at a byte that is not a UTF-8 continuation byte, so no char can straddle
-/// two pieces: `d` is UTF-8 exactly when every piece is, and the first error in the first
-/// bad piece is the first error of `d`.
+/// `d` in pieces of about [`PIECE_BYTES`], each with its offset (none if `d` is empty).
+/// Every piece after the first starts at a byte that is not a UTF-8 continuation byte, so
+/// no char can straddle two pieces: `d` is UTF-8 exactly when every piece is, and the first
+/// error in the first bad piece is the first error of `d`.
 fn utf8_pieces(d: &[u8]) -> impl Iterator<Item = (usize, &[u8])> {
     let mut start = 0;
     std::iter::from_fn(move || {
