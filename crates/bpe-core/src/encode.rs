@@ -161,11 +161,7 @@ impl Encoder {
                 .map(|(i, t)| self.encode_ordinary(t).map_err(|e| e.in_document(i)))
                 .collect()
         };
-        if threads == 0 {
-            run()
-        } else {
-            pool(threads)?.install(run)
-        }
+        on_threads(threads, run)?
     }
 
     /// Encodes many texts as ordinary text on `threads` threads (0: one per core), handing
@@ -183,12 +179,7 @@ impl Encoder {
                 each(i, self.encode_ordinary(t).map_err(|e| e.in_document(i)));
             })
         };
-        if threads == 0 {
-            run();
-        } else {
-            pool(threads)?.install(run);
-        }
-        Ok(())
+        on_threads(threads, run)
     }
 
     /// Encodes many texts with special tokens on `threads` threads (0: one per core).
@@ -205,11 +196,7 @@ impl Encoder {
                 .map(|(i, t)| self.encode(t, allowed).map_err(|e| e.in_document(i)))
                 .collect()
         };
-        if threads == 0 {
-            run()
-        } else {
-            pool(threads)?.install(run)
-        }
+        on_threads(threads, run)?
     }
 
     /// The bytes of `ids`, concatenated. Special tokens decode to their text.
@@ -374,6 +361,16 @@ impl Encoder {
             i = next[i];
         }
     }
+}
+
+/// Runs `f` on `threads` threads: rayon's global pool (one per core) for 0, else a pool of
+/// that size.
+fn on_threads<R: Send>(threads: usize, f: impl FnOnce() -> R + Send) -> Result<R> {
+    Ok(if threads == 0 {
+        f()
+    } else {
+        pool(threads)?.install(f)
+    })
 }
 
 /// A rayon pool per thread count, built once and kept: building one per call would cost
