@@ -130,6 +130,25 @@ unsafe fn utf8_of<'a>(o: *mut PyObject) -> Option<&'a str> {
     std::str::from_utf8(std::slice::from_raw_parts(data as *const u8, len as usize)).ok()
 }
 
+/// The texts (see [`utf8_of`]) of the list `texts`, each held (with the references
+/// returned) so that it stays alive while the GIL is released, when another thread could
+/// take it out of the list; `None` if `texts` is not a list or an item is not a text.
+unsafe fn texts_of<'a>(texts: *mut PyObject) -> Option<(Held, Vec<&'a str>)> {
+    let n = PyList_Size(texts);
+    if n < 0 {
+        return None;
+    }
+    let mut held = Held(Vec::with_capacity(n as usize));
+    let mut strs = Vec::with_capacity(n as usize);
+    for i in 0..n {
+        let o = PyList_GetItem(texts, i);
+        strs.push(utf8_of(o)?);
+        Py_IncRef(o);
+        held.0.push(o);
+    }
+    Some((held, strs))
+}
+
 /// `encoder`'s ids of `text` (a `str`, or a `bytes` of UTF-8) as ordinary text, as a list
 /// of the int objects at `ints` (`n_ints` addresses, indexed by id, of ints the caller keeps
 /// alive); `None` on any failure.
@@ -169,23 +188,10 @@ pub unsafe extern "C" fn bpe_py_encode_ordinary_batch(
     let Some(encoder) = encoder.as_ref() else {
         return none();
     };
-    let n = PyList_Size(texts);
-    if n < 0 {
+    let Some((held, strs)) = texts_of(texts) else {
         return none();
-    }
-    // Each text is held while the GIL is released: another thread could take it out of
-    // the list meanwhile.
-    let mut held = Held(Vec::with_capacity(n as usize));
-    let mut strs = Vec::with_capacity(n as usize);
-    for i in 0..n {
-        let o = PyList_GetItem(texts, i);
-        let Some(s) = utf8_of(o) else {
-            return none();
-        };
-        Py_IncRef(o);
-        held.0.push(o);
-        strs.push(s);
-    }
+    };
+    let n = strs.len() as isize;
     let lists = PyList_New(n);
     if lists.is_null() {
         return none();
@@ -241,24 +247,11 @@ pub unsafe extern "C" fn bpe_py_trainer_feed(
     trainer: *mut bpe_trainer,
     texts: *mut PyObject,
 ) -> c_int {
-    let n = PyList_Size(texts);
-    if n < 0 {
+    let Some((held, texts)) = texts_of(texts) else {
         PyErr_Clear();
         return -1;
-    }
-    // Each text is held while the GIL is released, as in bpe_py_encode_ordinary_batch.
-    let mut held = Held(Vec::with_capacity(n as usize));
-    let mut documents = Vec::with_capacity(n as usize);
-    for i in 0..n {
-        let o = PyList_GetItem(texts, i);
-        let Some(text) = utf8_of(o) else {
-            PyErr_Clear();
-            return -1;
-        };
-        Py_IncRef(o);
-        held.0.push(o);
-        documents.push(text.as_bytes());
-    }
+    };
+    let documents: Vec<&[u8]> = texts.iter().map(|t| t.as_bytes()).collect();
     let status = without_gil(|| guard(|| feed(trainer, &documents)));
     drop(held);
     status.unwrap_or(bpe_status::BPE_ERROR_PANIC) as c_int
