@@ -110,6 +110,31 @@ impl Block {
         Self::classify_bytes(bytes)
     }
 
+    /// The masks of the bytes a scanner can trust, the ASCII ones before the first byte that
+    /// is not (or the text's end): every later byte is in no class, not even `ascii`.
+    #[inline(always)]
+    pub fn known(&self) -> Block {
+        let n = self.ascii.trailing_ones();
+        let m = if n == 64 { !0 } else { (1u64 << n) - 1 };
+        Block {
+            ascii: m,
+            letter: self.letter & m,
+            upper: self.upper & m,
+            digit: self.digit & m,
+            space: self.space & m,
+            newline: self.newline & m,
+            blank: self.blank & m,
+            quote: self.quote & m,
+            slash: self.slash & m,
+        }
+    }
+
+    /// ASCII bytes in none of the other classes: `[^\s\p{L}\p{N}]` among ASCII.
+    #[inline(always)]
+    pub fn other(&self) -> u64 {
+        self.ascii & !(self.letter | self.digit | self.space)
+    }
+
     /// The masks of the 64 bytes of `s` from `at`; bytes past its end are in no class.
     #[inline(always)]
     pub fn of(s: &[u8], at: usize) -> Block {

@@ -217,13 +217,9 @@ impl Scanner {
     /// CR/LF are whitespace like any other.
     #[inline(always)]
     fn block_starts_gpt2(b: &Block, s: &[u8], i: usize) -> (u64, u32) {
-        let known = b.ascii.trailing_ones();
-        let known_mask = if known == 64 { !0 } else { (1u64 << known) - 1 };
-        let letter = b.letter & known_mask;
-        let digit = b.digit & known_mask;
-        let space = b.space & known_mask;
-        let other = b.ascii & !(b.letter | b.digit | b.space) & known_mask;
-        let after_blank = (b.blank & known_mask) << 1;
+        let b = b.known();
+        let (letter, digit, space, other) = (b.letter, b.digit, b.space, b.other());
+        let after_blank = b.blank << 1;
         let after_letter = letter << 1;
 
         //  ?\p{L}+ |  ?\p{N}+ |  ?[^\s\p{L}\p{N}]+ : a run starts a chunk, or its space does.
@@ -236,7 +232,7 @@ impl Scanner {
         let space_end = (space << 1) & !space;
         starts |= run_start(space) | (space_end >> 1) & space & (space << 1);
 
-        let candidates = after_letter & !letter & known_mask & !1;
+        let candidates = after_letter & !letter & b.ascii & !1;
         if candidates == 0 {
             return (starts, 0);
         }
@@ -502,19 +498,14 @@ pub(crate) fn block_starts(
     max_digits: usize,
     o200k: bool,
 ) -> (u64, u32) {
-    let known = b.ascii.trailing_ones();
-    let known_mask = if known == 64 { !0 } else { (1u64 << known) - 1 };
-    let letter = b.letter & known_mask;
-    let digit = b.digit & known_mask;
-    let newline = b.newline & known_mask;
-    let blank = b.blank & known_mask;
-    let other = b.ascii & !(b.letter | b.digit | b.space) & known_mask;
+    let b = b.known();
+    let (letter, digit, newline, blank, other) = (b.letter, b.digit, b.newline, b.blank, b.other());
     // Bit k of `x << 1` says what byte k - 1 is; byte -1 (before `i`) is in no class.
     let after_letter = letter << 1;
     let after_blank = blank << 1;
 
     // A letter run always ends a chunk: no alternative puts a non-letter after a letter.
-    let letter_ends = after_letter & !letter & known_mask;
+    let letter_ends = after_letter & !letter & b.ascii;
 
     //  ?[^\s\p{L}\p{N}]++[\r\n]* : an "other" run takes the CR/LFs right after it.
     let other_start = other & !(other << 1);
@@ -522,7 +513,7 @@ pub(crate) fn block_starts(
     let swallowed_end = swallowed_start.wrapping_add(newline) & !newline;
     let swallowed = swallowed_end.wrapping_sub(swallowed_start) & newline;
     // What is left of the whitespace runs, and its non-CR/LF part.
-    let space = b.space & known_mask & !swallowed;
+    let space = b.space & !swallowed;
     let spaces = space & !newline;
     let after_spaces = spaces << 1;
     let space_end = (space << 1) & !space;
@@ -532,7 +523,7 @@ pub(crate) fn block_starts(
     // the last one's only when its run of spaces ends the whitespace run.
     let after_newline = spaces & (newline << 1);
     let tail_end = after_newline.wrapping_add(spaces) & !spaces;
-    let mut safe_mask = known_mask;
+    let mut safe_mask = b.ascii;
     let not_last = tail_end & newline;
     if not_last != 0 {
         // A run with spaces between its CR/LFs (rare): trust nothing from there on.
@@ -540,7 +531,7 @@ pub(crate) fn block_starts(
     }
     // o200k's `[\r\n/]*` also takes slashes mixed with those CR/LFs, which these rules do
     // not follow: trust nothing from a slash next to a CR/LF on.
-    let mixed = b.slash & known_mask & ((newline << 1) | (newline >> 1));
+    let mixed = b.slash & ((newline << 1) | (newline >> 1));
     if o200k && mixed != 0 {
         safe_mask &= (1u64 << mixed.trailing_zeros()) - 1;
     }
@@ -577,7 +568,7 @@ pub(crate) fn block_starts(
 
     // A letter run ends a chunk where a non-letter follows, except that o200k's words take
     // a contraction after them: there, an apostrophe after a letter is not a safe point.
-    let quote = b.quote & known_mask;
+    let quote = b.quote;
     let mut candidates = letter_ends & safe_mask & !1;
     if o200k {
         candidates &= !quote;
@@ -589,7 +580,7 @@ pub(crate) fn block_starts(
     if o200k {
         // [upper]*[lower]+ | [upper]+[lower]* : on ASCII letters, a word ends where an
         // uppercase letter follows a lowercase one.
-        let upper = b.upper & known_mask;
+        let upper = b.upper;
         starts |= upper & ((letter & !upper) << 1);
         // (?i:'s|'t|'re|'ve|'m|'ll|'d)? after a word: the word takes it whole. Its letters
         // are read only when the masks say they are letters, so before `safe`.
