@@ -285,9 +285,10 @@ class Trainer(NativeObject):
 
     def feed_texts(self, texts: list) -> bool:
         """:meth:`feed` for a list of ``str`` documents, whose UTF-8 compiled code reads in
-        place (no copy for ASCII text; ``bytes`` of UTF-8 are read too). False, with nothing
-        fed, when that code is missing or a document is neither (or has a lone surrogate):
-        the caller then encodes the batch and calls :meth:`feed`, which says what is wrong."""
+        place (no copy for ASCII text; ``bytes`` are read too, and checked as :meth:`feed`
+        checks them). False, with nothing fed, when that code is missing or a document is
+        neither (or has a lone surrogate): the caller then encodes the batch and calls
+        :meth:`feed`, which says what is wrong."""
         compiled = _compiled_feed()
         if compiled is None:
             return False

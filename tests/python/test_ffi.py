@@ -221,6 +221,10 @@ def test_str_documents_are_fed_in_place_or_declined_whole():
         assert not trainer.feed_texts(["fine", "bad \ud800"])
         assert not trainer.feed_texts(["fine", 3])
         assert trainer.stats() == before
+        # Bytes are checked by the feed itself, all or nothing.
+        with pytest.raises(errors.InvalidUtf8Error, match="document 1"):
+            trainer.feed_texts(["fine", b"bad \xff"])
+        assert trainer.stats() == before
         trainer.cancel()  # a cancel before a call is forgotten when it starts
         assert trainer.feed_texts(["more"])
         assert trainer.stats()[0] == before[0] + 1

@@ -106,47 +106,82 @@ impl Drop for Held {
     }
 }
 
-/// The UTF-8 text of a `str` (read in place: no copy for ASCII text, and the string keeps
-/// any other's UTF-8 for later calls, as it does for tiktoken) or of a `bytes` that holds
-/// UTF-8; `None` for anything else, or a `str` with a lone surrogate. Valid while the
-/// object lives (both kinds are immutable).
-unsafe fn utf8_of<'a>(o: *mut PyObject) -> Option<&'a str> {
-    if o.is_null() {
-        return None;
-    }
-    let mut len = 0;
-    let text = PyUnicode_AsUTF8AndSize(o, &mut len);
-    if !text.is_null() {
-        // SAFETY: a str's UTF-8 is valid: CPython encodes it strictly, failing (as handled
-        // below) on a lone surrogate. Not checking it again spares a pass over the text.
-        let bytes = std::slice::from_raw_parts(text as *const u8, len as usize);
-        return Some(std::str::from_utf8_unchecked(bytes));
-    }
-    PyErr_Clear();
-    let mut data = std::ptr::null_mut();
-    if PyBytes_AsStringAndSize(o, &mut data, &mut len) != 0 {
-        return None;
-    }
-    std::str::from_utf8(std::slice::from_raw_parts(data as *const u8, len as usize)).ok()
+/// A text as Python holds it: the UTF-8 of a `str` (read in place: no copy for ASCII text,
+/// and the string keeps any other's UTF-8 for later calls, as it does for tiktoken), or the
+/// bytes of a `bytes`, not yet checked. Valid while the object lives (both kinds are
+/// immutable).
+enum Text<'a> {
+    Str(&'a str),
+    Bytes(&'a [u8]),
 }
 
-/// The texts (see [`utf8_of`]) of the list `texts`, each held (with the references
+impl<'a> Text<'a> {
+    /// The text of `o`; `None` for anything but a `str` or a `bytes`, or for a `str` with a
+    /// lone surrogate.
+    unsafe fn of(o: *mut PyObject) -> Option<Self> {
+        if o.is_null() {
+            return None;
+        }
+        let mut len = 0;
+        let text = PyUnicode_AsUTF8AndSize(o, &mut len);
+        if !text.is_null() {
+            // SAFETY: a str's UTF-8 is valid: CPython encodes it strictly, failing (as
+            // handled below) on a lone surrogate. Not checking it again spares a pass.
+            let bytes = std::slice::from_raw_parts(text as *const u8, len as usize);
+            return Some(Text::Str(std::str::from_utf8_unchecked(bytes)));
+        }
+        PyErr_Clear();
+        let mut data = std::ptr::null_mut();
+        if PyBytes_AsStringAndSize(o, &mut data, &mut len) != 0 {
+            return None;
+        }
+        Some(Text::Bytes(std::slice::from_raw_parts(
+            data as *const u8,
+            len as usize,
+        )))
+    }
+
+    /// The text as UTF-8; `None` for bytes that are not.
+    fn utf8(self) -> Option<&'a str> {
+        match self {
+            Text::Str(s) => Some(s),
+            Text::Bytes(b) => std::str::from_utf8(b).ok(),
+        }
+    }
+
+    fn bytes(self) -> &'a [u8] {
+        match self {
+            Text::Str(s) => s.as_bytes(),
+            Text::Bytes(b) => b,
+        }
+    }
+}
+
+/// The UTF-8 of a `str`, or of a `bytes` that holds UTF-8 (see [`Text`]).
+unsafe fn utf8_of<'a>(o: *mut PyObject) -> Option<&'a str> {
+    Text::of(o)?.utf8()
+}
+
+/// What `read` makes of each item of the list `texts`, each item held (by the references
 /// returned) so that it stays alive while the GIL is released, when another thread could
-/// take it out of the list; `None` if `texts` is not a list or an item is not a text.
-unsafe fn texts_of<'a>(texts: *mut PyObject) -> Option<(Held, Vec<&'a str>)> {
+/// take it out of the list; `None` if `texts` is not a list or `read` fails on an item.
+unsafe fn texts_of<T>(
+    texts: *mut PyObject,
+    read: unsafe fn(*mut PyObject) -> Option<T>,
+) -> Option<(Held, Vec<T>)> {
     let n = PyList_Size(texts);
     if n < 0 {
         return None;
     }
     let mut held = Held(Vec::with_capacity(n as usize));
-    let mut strs = Vec::with_capacity(n as usize);
+    let mut items = Vec::with_capacity(n as usize);
     for i in 0..n {
         let o = PyList_GetItem(texts, i);
-        strs.push(utf8_of(o)?);
+        items.push(read(o)?);
         Py_IncRef(o);
         held.0.push(o);
     }
-    Some((held, strs))
+    Some((held, items))
 }
 
 /// `encoder`'s ids of `text` (a `str`, or a `bytes` of UTF-8) as ordinary text, as a list
@@ -188,7 +223,7 @@ pub unsafe extern "C" fn bpe_py_encode_ordinary_batch(
     let Some(encoder) = encoder.as_ref() else {
         return none();
     };
-    let Some((held, strs)) = texts_of(texts) else {
+    let Some((held, strs)) = texts_of(texts, utf8_of) else {
         return none();
     };
     let n = strs.len() as isize;
@@ -237,8 +272,8 @@ pub unsafe extern "C" fn bpe_py_encode_ordinary_batch(
     }
 }
 
-/// bpe_trainer_feed() for the list `texts` of `str` (or `bytes` of UTF-8), their UTF-8 read
-/// in place (see [`utf8_of`]) and counted with the GIL released: the status, as that
+/// bpe_trainer_feed() for the list `texts` of `str` (or `bytes`), read in place (see
+/// [`Text`]) and counted with the GIL released: the status, as that
 /// function returns it (its error message set as it sets it); or -1, with nothing fed, if a
 /// text is neither (another type, a lone surrogate): the package then encodes the batch
 /// itself, and says which document is at fault.
@@ -247,11 +282,13 @@ pub unsafe extern "C" fn bpe_py_trainer_feed(
     trainer: *mut bpe_trainer,
     texts: *mut PyObject,
 ) -> c_int {
-    let Some((held, texts)) = texts_of(texts) else {
+    // Bytes are not checked here: the feed checks every document, on every core, and
+    // names the first that is not UTF-8.
+    let Some((held, texts)) = texts_of(texts, Text::of) else {
         PyErr_Clear();
         return -1;
     };
-    let documents: Vec<&[u8]> = texts.iter().map(|t| t.as_bytes()).collect();
+    let documents: Vec<&[u8]> = texts.into_iter().map(Text::bytes).collect();
     let status = without_gil(|| guard(|| feed(trainer, &documents)));
     drop(held);
     status.unwrap_or(bpe_status::BPE_ERROR_PANIC) as c_int
