@@ -37,7 +37,7 @@ Options:
   --threads N            Counting threads (default 0: one per core)
   --text-field F         JSONL field holding the document (default: text)
   --stdin-jsonl          Read standard input as JSONL
-  --batch-mb M           Megabytes of documents counted per batch (default 16)
+  --batch-mb M           Megabytes of input counted per batch (default 4)
   -q, --quiet            Print no summary
   -h, --help             Print this help
 ";
@@ -323,9 +323,9 @@ fn parse_train(mut p: Parser) -> Result<Command, CliError> {
     let mut special_tokens = Vec::new();
     let mut threads = 0;
     let mut text_field = "text".to_string();
-    // The reader parses the next batch while this one is counted; the first batch is read
-    // with nothing to overlap, so it should be a small part of a typical corpus.
-    let mut batch_mb = 16.0;
+    // Batches in flight (one counted, one decoded, one read) are fresh memory until their
+    // buffers come back for reuse: at 16 MB, faulting those pages in cost 7% more time.
+    let mut batch_mb = 4.0;
     let mut output = None;
     let mut stdin_jsonl = false;
     let mut quiet = false;

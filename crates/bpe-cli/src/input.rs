@@ -1,13 +1,16 @@
 //! Reading the inputs of `bpe train` into batches of documents.
 //!
-//! A reader thread fills one batch (documents laid end to end in one buffer) until it holds
-//! about `batch_bytes`, hands it over a channel, and starts on the next while the trainer
-//! counts the previous one. Spent batches come back on a second channel so their buffers
-//! are reused. JSONL files are read in large blocks and split into lines in place.
+//! A reader thread fills one batch until it holds about `batch_bytes`, hands it over a
+//! channel, and starts on the next. It only copies bytes: whole files as they are, and JSONL
+//! files line by line. The lines are parsed after the hand-over by [`Batch::decode`], as
+//! tasks on the counting threads while they count the previous batch, rather than by a third
+//! busy thread competing with them. The first batches are small, so that counting starts
+//! early. Spent batches come back on a second channel so their buffers are reused.
 
 use crate::args::{Input, Source};
 use crate::jsonl::{self, Line};
 use crate::CliError;
+use rayon::prelude::*;
 use std::fs::File;
 use std::io::Read;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -16,49 +19,130 @@ use std::sync::mpsc::{Receiver, SyncSender};
 /// JSONL is read this many bytes at a time; a longer line grows the block.
 const BLOCK: usize = 4 << 20;
 
-/// Documents laid end to end, with where each ends and where it came from.
+/// JSONL lines are parsed in groups of about this many bytes, each a task of its own.
+const DECODE_GROUP: usize = 1 << 20;
+
+/// Pieces of input laid end to end: whole documents and JSONL lines, with where each ends
+/// and where it came from; and, once decoded, where the text of each is.
 #[derive(Default)]
 pub struct Batch {
-    text: Vec<u8>,
+    raw: Vec<u8>,
     ends: Vec<usize>,
-    /// For each document, its input (index into the inputs) and JSONL line (0: whole file).
+    /// For each piece, its input (index into the inputs) and JSONL line; line 0 marks a whole
+    /// file, which is a document as it is.
     origins: Vec<(usize, u64)>,
+    /// The texts of the JSONL lines, one buffer per group of lines (kept to be reused).
+    decoded: Vec<Vec<u8>>,
+    /// Where the text of each piece is.
+    spans: Vec<Span>,
+}
+
+/// Where the text of a piece is once decoded.
+#[derive(Clone, Copy)]
+enum Span {
+    /// `raw[start..end]`: a whole document.
+    Raw(usize, usize),
+    /// `decoded[buffer][start..end]`: the text field of a line.
+    Decoded(usize, usize, usize),
+}
+
+/// A JSONL line that holds no document: the piece's index and what is wrong with it.
+pub struct BadLine {
+    pub piece: usize,
+    pub problem: String,
 }
 
 impl Batch {
-    /// The documents, as the trainer takes them.
+    /// Parses the JSONL lines, in groups that run as tasks on the current rayon pool (so
+    /// they share its threads with the counting of the previous batch). The first bad line
+    /// fails the whole batch.
+    pub fn decode(&mut self, field: &str) -> Result<(), BadLine> {
+        let n = self.ends.len();
+        let groups = (self.raw.len() / DECODE_GROUP).clamp(1, n.max(1));
+        // Contiguous groups of pieces of about equal bytes.
+        let mut bounds = vec![0];
+        for g in 1..groups {
+            let at = self
+                .ends
+                .partition_point(|&end| end <= self.raw.len() / groups * g);
+            bounds.push(at.max(bounds[g - 1]));
+        }
+        bounds.push(n);
+        self.decoded.resize_with(groups, Vec::new);
+        let (raw, ends, origins) = (&self.raw, &self.ends, &self.origins);
+        let spans: Result<Vec<Vec<Span>>, BadLine> = self.decoded[..groups]
+            .par_iter_mut()
+            .enumerate()
+            .map(|(g, buffer)| {
+                buffer.clear();
+                (bounds[g]..bounds[g + 1])
+                    .map(|i| {
+                        let start = if i == 0 { 0 } else { ends[i - 1] };
+                        let (piece, line) = (&raw[start..ends[i]], origins[i].1);
+                        if line == 0 {
+                            return Ok(Span::Raw(start, ends[i]));
+                        }
+                        let from = buffer.len();
+                        decode_line(piece, field, buffer)
+                            .map(|()| Span::Decoded(g, from, buffer.len()))
+                            .map_err(|problem| BadLine { piece: i, problem })
+                    })
+                    .collect()
+            })
+            .collect();
+        self.spans.clear();
+        self.spans.extend(spans?.into_iter().flatten());
+        Ok(())
+    }
+
+    /// The documents of a decoded batch, in order, one per piece.
     pub fn documents(&self) -> Vec<&[u8]> {
-        let mut start = 0;
-        self.ends
+        self.spans
             .iter()
-            .map(|&end| {
-                let d = &self.text[start..end];
-                start = end;
-                d
+            .map(|&span| match span {
+                Span::Raw(start, end) => &self.raw[start..end],
+                Span::Decoded(b, start, end) => &self.decoded[b][start..end],
             })
             .collect()
     }
 
-    /// Bytes of text in the batch.
+    /// Bytes of input in the batch.
     pub fn bytes(&self) -> usize {
-        self.text.len()
+        self.raw.len()
     }
 
-    /// Where document `i` came from: input index and line (0 for a whole-file document).
+    /// Where piece `i` came from: input index and line (0 for a whole-file document).
     pub fn origin(&self, i: usize) -> (usize, u64) {
         self.origins[i]
     }
 
-    fn end_document(&mut self, input: usize, line: u64) {
-        self.ends.push(self.text.len());
+    fn end_piece(&mut self, input: usize, line: u64) {
+        self.ends.push(self.raw.len());
         self.origins.push((input, line));
     }
 
     fn clear(&mut self) {
-        self.text.clear();
+        self.raw.clear();
         self.ends.clear();
         self.origins.clear();
+        self.spans.clear();
     }
+}
+
+/// Appends the text of a JSONL line to `out`, or says what is wrong with the line (leaving
+/// `out` as it was).
+fn decode_line(line: &[u8], field: &str, out: &mut Vec<u8>) -> Result<(), String> {
+    let start = out.len();
+    let problem = match jsonl::parse_line(line, field, out) {
+        // The reader leaves blank lines out; one would be an empty document.
+        Ok(Line::Text | Line::Blank) => return Ok(()),
+        Ok(Line::Missing) => format!("no field {field:?}"),
+        Ok(Line::NotString(kind)) => format!("field {field:?} is not a string (it is {kind})"),
+        Ok(Line::NotObject(kind)) => format!("not a JSON object (it is {kind})"),
+        Err(e) => format!("invalid JSON: {}", jsonl::describe(&e)),
+    };
+    out.truncate(start);
+    Err(problem)
 }
 
 /// Why reading stopped early.
@@ -78,8 +162,6 @@ impl From<CliError> for Stop {
 pub struct Reader<'a> {
     /// The inputs, read in order.
     pub inputs: &'a [Input],
-    /// The JSONL field holding a document.
-    pub text_field: &'a str,
     /// A batch is sent once it holds at least this many bytes of text.
     pub batch_bytes: usize,
     /// Where full batches go; an error is the last message.
@@ -95,13 +177,22 @@ pub struct Reader<'a> {
 struct State<'a> {
     r: Reader<'a>,
     batch: Batch,
+    /// The size of the batch being filled. The first batches are small, so that counting
+    /// starts early instead of waiting for a whole batch to be read, and each is twice the
+    /// last up to `batch_bytes`.
+    limit: usize,
 }
+
+/// The size of the first batch.
+const FIRST_BATCH: usize = 1 << 20;
 
 /// Reads every input in order and sends the batches; an error is sent as the last message.
 pub fn read_all(r: Reader) {
+    let limit = r.batch_bytes.min(FIRST_BATCH);
     let mut s = State {
         r,
         batch: Batch::default(),
+        limit,
     };
     let result = s.read_inputs();
     if let Err(Stop::Failed(e)) = result {
@@ -164,8 +255,9 @@ impl State<'_> {
     }
 
     fn send_if_full(&mut self) -> Result<(), Stop> {
-        if self.batch.text.len() >= self.r.batch_bytes {
+        if self.batch.raw.len() >= self.limit {
             self.send()?;
+            self.limit = (self.limit * 2).min(self.r.batch_bytes);
         }
         Ok(())
     }
@@ -179,27 +271,27 @@ impl State<'_> {
 
     /// A whole file (or standard input) as one document, which must be UTF-8.
     fn read_whole(&mut self, index: usize, name: &str, reader: &mut dyn Read) -> Result<(), Stop> {
-        let start = self.batch.text.len();
+        let start = self.batch.raw.len();
         loop {
             self.check_abandoned()?;
             // Reading in blocks keeps the progress line moving on a large file.
             let n = reader
                 .take(BLOCK as u64)
-                .read_to_end(&mut self.batch.text)
+                .read_to_end(&mut self.batch.raw)
                 .map_err(|e| CliError::failed(format!("cannot read {name}: {e}")))?;
             if n == 0 {
                 break;
             }
             self.r.bytes_read.fetch_add(n as u64, Ordering::Relaxed);
         }
-        if let Err(e) = std::str::from_utf8(&self.batch.text[start..]) {
+        if let Err(e) = std::str::from_utf8(&self.batch.raw[start..]) {
             return Err(CliError::failed(format!(
                 "{name}: not valid UTF-8 (first bad byte at offset {})",
                 e.valid_up_to()
             ))
             .into());
         }
-        self.batch.end_document(index, 0);
+        self.batch.end_piece(index, 0);
         self.send_if_full()
     }
 
@@ -232,14 +324,14 @@ impl State<'_> {
             while let Some(i) = memchr::memchr(b'\n', &buf[search..filled]) {
                 let end = search + i;
                 line_no += 1;
-                self.jsonl_line(index, name, line_no, &buf[line_start..end])?;
+                self.jsonl_line(index, line_no, &buf[line_start..end])?;
                 line_start = end + 1;
                 search = line_start;
             }
             if n == 0 {
                 if line_start < filled {
                     line_no += 1;
-                    self.jsonl_line(index, name, line_no, &buf[line_start..filled])?;
+                    self.jsonl_line(index, line_no, &buf[line_start..filled])?;
                 }
                 return Ok(());
             }
@@ -248,33 +340,19 @@ impl State<'_> {
         }
     }
 
-    fn jsonl_line(
-        &mut self,
-        index: usize,
-        name: &str,
-        line_no: u64,
-        line: &[u8],
-    ) -> Result<(), Stop> {
+    /// Copies a JSONL line into the batch, to be parsed by [`Batch::decode`]; a blank line
+    /// is no document.
+    fn jsonl_line(&mut self, index: usize, line_no: u64, line: &[u8]) -> Result<(), Stop> {
         // A byte-order mark may open a file written on Windows.
         let line = match line_no {
             1 => line.strip_prefix(b"\xef\xbb\xbf").unwrap_or(line),
             _ => line,
         };
-        let start = self.batch.text.len();
-        let field = self.r.text_field;
-        let found = jsonl::parse_line(line, field, &mut self.batch.text);
-        let problem = match found {
-            Ok(Line::Text) => {
-                self.batch.end_document(index, line_no);
-                return self.send_if_full();
-            }
-            Ok(Line::Blank) => return Ok(()),
-            Ok(Line::Missing) => format!("no field {field:?}"),
-            Ok(Line::NotString(kind)) => format!("field {field:?} is not a string (it is {kind})"),
-            Ok(Line::NotObject(kind)) => format!("not a JSON object (it is {kind})"),
-            Err(e) => format!("invalid JSON: {}", jsonl::describe(&e)),
-        };
-        self.batch.text.truncate(start);
-        Err(CliError::failed(format!("{name}: line {line_no}: {problem}")).into())
+        if line.iter().all(u8::is_ascii_whitespace) {
+            return Ok(());
+        }
+        self.batch.raw.extend_from_slice(line);
+        self.batch.end_piece(index, line_no);
+        self.send_if_full()
     }
 }

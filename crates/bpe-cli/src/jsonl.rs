@@ -6,6 +6,8 @@
 //! what it found instead when the field is missing or not a string. So a line costs no
 //! allocation, whatever its shape.
 
+mod fast;
+
 use serde::de::{self, DeserializeSeed, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use std::fmt;
 
@@ -28,6 +30,20 @@ pub enum Line {
 /// outcome other than [`Line::Text`] (errors included) `out` may hold part of a value: the
 /// caller truncates it.
 pub fn parse_line(line: &[u8], field: &str, out: &mut Vec<u8>) -> Result<Line, serde_json::Error> {
+    let start = out.len();
+    if fast::parse_line(line, field, out) {
+        return Ok(Line::Text);
+    }
+    out.truncate(start);
+    parse_line_serde(line, field, out)
+}
+
+/// [`parse_line`] by serde_json alone: every line, and what is wrong with a bad one.
+fn parse_line_serde(
+    line: &[u8],
+    field: &str,
+    out: &mut Vec<u8>,
+) -> Result<Line, serde_json::Error> {
     if line.iter().all(u8::is_ascii_whitespace) {
         return Ok(Line::Blank);
     }

@@ -7,7 +7,7 @@
 //! never leaves a partial output.
 
 use crate::args::TrainArgs;
-use crate::input::{self, Batch, Reader};
+use crate::input::{self, BadLine, Batch, Reader};
 use crate::progress::{mb, thousands, Progress};
 use crate::CliError;
 use bpe_core::{Trainer, Vocabulary};
@@ -71,13 +71,12 @@ fn feed(trainer: &mut Trainer, args: &TrainArgs, progress: &Progress) -> Result<
     let counters = &progress.counters;
     let abandoned = AtomicBool::new(false);
     std::thread::scope(|scope| {
-        // A channel of one: the reader fills the next batch while this one is counted, and
-        // no further, so at most three batches exist at a time.
+        // A channel of one: while a batch is counted, the next is decoded and the reader
+        // fills the one after, and goes no further, so at most four batches exist at a time.
         let (batches_tx, batches) = sync_channel(1);
         let (spent, spent_rx) = channel::<Batch>();
         let reader = Reader {
             inputs: &args.inputs,
-            text_field: &args.text_field,
             batch_bytes: args.batch_bytes,
             batches: batches_tx,
             spent: spent_rx,
@@ -88,13 +87,27 @@ fn feed(trainer: &mut Trainer, args: &TrainArgs, progress: &Progress) -> Result<
             .name("bpe-reader".into())
             .spawn_scoped(scope, move || input::read_all(reader))
             .map_err(|e| CliError::failed(format!("cannot start the reader thread: {e}")))?;
+        let decode = |batch: Result<Batch, CliError>| -> Result<Batch, CliError> {
+            let mut batch = batch?;
+            batch
+                .decode(&args.text_field)
+                .map_err(|bad| bad_line(bad, &batch, args))?;
+            Ok(batch)
+        };
         let result = (|| {
-            for batch in batches.iter() {
-                let batch = batch?;
+            let mut next = batches.recv().ok().map(decode).transpose()?;
+            while let Some(batch) = next.take() {
                 let documents = batch.documents();
-                trainer
-                    .feed(&documents)
-                    .map_err(|e| feed_error(e, &batch, args))?;
+                // The next batch is decoded while this one is counted, on the same threads,
+                // if the reader has it ready; waiting for it would hold up the counting.
+                let (fed, following) = match batches.try_recv() {
+                    Ok(ready) => rayon::join(
+                        || trainer.feed(&documents),
+                        || Some(decode(ready)).transpose(),
+                    ),
+                    Err(_) => (trainer.feed(&documents), Ok(None)),
+                };
+                fed.map_err(|e| feed_error(e, &batch, args))?;
                 counters
                     .bytes_counted
                     .fetch_add(batch.bytes() as u64, Ordering::Relaxed);
@@ -103,6 +116,10 @@ fn feed(trainer: &mut Trainer, args: &TrainArgs, progress: &Progress) -> Result<
                     .fetch_add(documents.len() as u64, Ordering::Relaxed);
                 drop(documents);
                 let _ = spent.send(batch);
+                next = match following? {
+                    Some(decoded) => Some(decoded),
+                    None => batches.recv().ok().map(decode).transpose()?,
+                };
             }
             Ok(())
         })();
@@ -116,6 +133,13 @@ fn feed(trainer: &mut Trainer, args: &TrainArgs, progress: &Progress) -> Result<
         }
         result
     })
+}
+
+/// Names the JSONL line that holds no document.
+fn bad_line(bad: BadLine, batch: &Batch, args: &TrainArgs) -> CliError {
+    let (input, line) = batch.origin(bad.piece);
+    let name = args.inputs[input].name();
+    CliError::failed(format!("{name}: line {line}: {}", bad.problem))
 }
 
 /// Names the document a core error is about.
