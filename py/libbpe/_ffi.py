@@ -364,10 +364,12 @@ def _python_library():
     import ctypes
     import pathlib
     import sys
+    import sysconfig
 
     from . import _native
 
-    if sys.implementation.name != "cpython":  # they rely on CPython's objects and ids
+    # They rely on CPython's objects and ids, and on the layout of objects with a GIL.
+    if sys.implementation.name != "cpython" or sysconfig.get_config_var("Py_GIL_DISABLED"):
         return None
     try:
         (path,) = (p for p in pathlib.Path(_native.__file__).parent.iterdir() if p.name.startswith("lib"))
