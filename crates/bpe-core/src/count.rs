@@ -2,8 +2,8 @@
 //!
 //! A batch is split and counted on every core into tables keyed by borrowed slices (no
 //! allocation per chunk), and only once the whole batch has succeeded are those tables folded
-//! into the owned table. So a batch with a bad document changes nothing, and memory grows
-//! with the number of distinct chunks, not with the corpus.
+//! into the owned table (in shards, on every core). So a batch with a bad document changes
+//! nothing, and memory grows with the number of distinct chunks, not with the corpus.
 
 use crate::error::{Error, Result};
 use crate::packed::{pack_at, pack_with_len};
@@ -69,6 +69,23 @@ impl std::ops::Deref for Chunk<'_> {
 type SmallMap = HashMap<u64, u64, FxBuildHasher>;
 type MediumMap = HashMap<u128, u64, FxBuildHasher>;
 
+/// The owned tables of packed chunks are split into this many shards by key, so that a
+/// batch is folded in on every core, a shard per task: folded on one thread, while the
+/// others waited, the fold took a fifth of the time of counting.
+const SHARDS: usize = 16;
+
+/// The shard of a packed key: its top bits after a multiplication by another constant than
+/// the tables' hasher uses, so that the keys of a shard still spread over its table.
+#[inline(always)]
+fn shard(key: u64) -> usize {
+    (key.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> (64 - SHARDS.trailing_zeros())) as usize
+}
+
+#[inline(always)]
+fn shard_medium(key: u128) -> usize {
+    shard(key as u64 ^ (key >> 64) as u64)
+}
+
 /// Adds the counts of `from` to `into`, iterating over the smaller of the two.
 fn fold<K: Eq + std::hash::Hash, S: std::hash::BuildHasher>(
     into: &mut HashMap<K, u64, S>,
@@ -125,13 +142,51 @@ impl<'a> BatchCounts<'a> {
 }
 
 /// Distinct chunks and their counts, plus totals of what was fed.
-#[derive(Default, Debug, Clone)]
+#[derive(Debug, Clone)]
 pub struct ChunkCounts {
-    small: SmallMap,
-    medium: MediumMap,
+    /// [`SHARDS`] tables each, by [`shard`] of the key.
+    small: Vec<SmallMap>,
+    medium: Vec<MediumMap>,
     large: HashMap<Box<[u8]>, u64>,
     documents: u64,
     bytes: u64,
+}
+
+impl Default for ChunkCounts {
+    fn default() -> Self {
+        ChunkCounts {
+            small: vec![SmallMap::default(); SHARDS],
+            medium: vec![MediumMap::default(); SHARDS],
+            large: HashMap::new(),
+            documents: 0,
+            bytes: 0,
+        }
+    }
+}
+
+/// A batch's packed counts sorted by shard: `small[s]` holds the entries of shard `s`.
+struct Scattered<'a> {
+    small: Vec<Vec<(u64, u64)>>,
+    medium: Vec<Vec<(u128, u64)>>,
+    large: HashMap<&'a [u8], u64>,
+}
+
+impl<'a> Scattered<'a> {
+    fn of(batch: BatchCounts<'a>) -> Self {
+        let mut small = vec![Vec::new(); SHARDS];
+        for (k, v) in batch.small {
+            small[shard(k)].push((k, v));
+        }
+        let mut medium = vec![Vec::new(); SHARDS];
+        for (k, v) in batch.medium {
+            medium[shard_medium(k)].push((k, v));
+        }
+        Scattered {
+            small,
+            medium,
+            large: batch.large,
+        }
+    }
 }
 
 /// Checks that every document is UTF-8, naming the first that is not (and the offset of
@@ -251,9 +306,7 @@ impl ChunkCounts {
         cancel: &AtomicBool,
     ) -> Result<()> {
         let texts = validate_utf8(documents)?;
-        for part in count_parts(pretokenizer, &texts, cancel)? {
-            self.add_counts(part);
-        }
+        self.add_parts(count_parts(pretokenizer, &texts, cancel)?);
         self.documents += documents.len() as u64;
         self.bytes += documents.iter().map(|d| d.len() as u64).sum::<u64>();
         Ok(())
@@ -261,13 +314,34 @@ impl ChunkCounts {
 
     /// Folds a batch's counts into the table, copying each new long chunk once.
     pub fn add_counts(&mut self, batch: BatchCounts) {
-        fold(&mut self.small, batch.small);
-        fold(&mut self.medium, batch.medium);
-        for (chunk, n) in batch.large {
-            match self.large.get_mut(chunk) {
-                Some(c) => *c += n,
-                None => {
-                    self.large.insert(chunk.into(), n);
+        self.add_parts(vec![batch]);
+    }
+
+    /// Folds the counts of a batch's parts in: each part is sorted by shard, then each shard
+    /// takes its entries from every part, all in parallel (on the current rayon pool).
+    fn add_parts(&mut self, parts: Vec<BatchCounts>) {
+        let parts: Vec<Scattered> = parts.into_par_iter().map(Scattered::of).collect();
+        self.small
+            .par_iter_mut()
+            .zip(self.medium.par_iter_mut())
+            .enumerate()
+            .for_each(|(s, (small, medium))| {
+                for part in &parts {
+                    for &(k, v) in &part.small[s] {
+                        *small.entry(k).or_insert(0) += v;
+                    }
+                    for &(k, v) in &part.medium[s] {
+                        *medium.entry(k).or_insert(0) += v;
+                    }
+                }
+            });
+        for part in parts {
+            for (chunk, n) in part.large {
+                match self.large.get_mut(chunk) {
+                    Some(c) => *c += n,
+                    None => {
+                        self.large.insert(chunk.into(), n);
+                    }
                 }
             }
         }
@@ -276,9 +350,11 @@ impl ChunkCounts {
     /// Adds `n` occurrences of one chunk (tests and tools that count by other means).
     pub fn add(&mut self, chunk: &[u8], n: u64) {
         if chunk.len() <= SMALL {
-            *self.small.entry(pack_with_len(chunk)).or_insert(0) += n;
+            let key = pack_with_len(chunk);
+            *self.small[shard(key)].entry(key).or_insert(0) += n;
         } else if chunk.len() <= MEDIUM {
-            *self.medium.entry(pack_medium(chunk)).or_insert(0) += n;
+            let key = pack_medium(chunk);
+            *self.medium[shard_medium(key)].entry(key).or_insert(0) += n;
         } else {
             *self.large.entry(chunk.into()).or_insert(0) += n;
         }
@@ -286,7 +362,9 @@ impl ChunkCounts {
 
     /// Number of distinct chunks.
     pub fn len(&self) -> usize {
-        self.small.len() + self.medium.len() + self.large.len()
+        let small: usize = self.small.iter().map(HashMap::len).sum();
+        let medium: usize = self.medium.iter().map(HashMap::len).sum();
+        small + medium + self.large.len()
     }
 
     /// Whether nothing has been counted.
@@ -307,9 +385,11 @@ impl ChunkCounts {
     /// The count of one chunk (0 if never seen).
     pub fn get(&self, chunk: &[u8]) -> u64 {
         let found = if chunk.len() <= SMALL {
-            self.small.get(&pack_with_len(chunk))
+            let key = pack_with_len(chunk);
+            self.small[shard(key)].get(&key)
         } else if chunk.len() <= MEDIUM {
-            self.medium.get(&pack_medium(chunk))
+            let key = pack_medium(chunk);
+            self.medium[shard_medium(key)].get(&key)
         } else {
             self.large.get(chunk)
         };
@@ -318,11 +398,8 @@ impl ChunkCounts {
 
     /// Every distinct chunk with its count, in no particular order.
     pub fn iter(&self) -> impl Iterator<Item = (Chunk<'_>, u64)> {
-        let small = self.small.iter().map(|(&k, &v)| (Chunk::unpack(k), v));
-        let medium = self
-            .medium
-            .iter()
-            .map(|(&k, &v)| (Chunk::unpack_medium(k), v));
+        let small = (self.small.iter().flatten()).map(|(&k, &v)| (Chunk::unpack(k), v));
+        let medium = (self.medium.iter().flatten()).map(|(&k, &v)| (Chunk::unpack_medium(k), v));
         let large = self.large.iter().map(|(k, &v)| (Chunk::Large(k), v));
         small.chain(medium).chain(large)
     }
