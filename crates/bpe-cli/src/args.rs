@@ -34,7 +34,7 @@ Options:
   --preset NAME          Named split pattern: gpt4, nanochat or gpt2
   --special-token S      A special token, taking the ids after the merges (repeatable);
                          tiktoken files do not store them: pass the same ones to encode
-  --threads N            Counting threads (default 0: one per core)
+  --threads N            Threads that decode, count and merge (default 0: one per core)
   --text-field F         JSONL field holding the document (default: text)
   --stdin-jsonl          Read standard input as JSONL
   --batch-mb M           Megabytes of input counted per batch (default 4)

@@ -31,21 +31,34 @@ pub fn run(args: TrainArgs) -> Result<(), CliError> {
     // An empty vocabulary with these special tokens validates them now rather than after
     // training (empty or repeated tokens).
     Vocabulary::from_merges(&[], &args.pattern, &specials)?;
-    let mut trainer = Trainer::new(&args.pattern, args.threads)?;
+    // The trainer uses the current rayon pool, so that decoding JSONL shares `--threads`
+    // with counting and merging: this one, or rayon's global pool (one thread per core).
+    let pool = match args.threads {
+        0 => None,
+        n => Some(
+            rayon::ThreadPoolBuilder::new()
+                .num_threads(n)
+                .build()
+                .map_err(|e| CliError::failed(format!("cannot start {n} threads: {e}")))?,
+        ),
+    };
+    let mut trainer = Trainer::new(&args.pattern, 0)?;
     input::check_readable(&args.inputs)?;
     let output = Output::prepare(&args.output)?;
 
     let progress = Progress::start();
     let counters = progress.counters.clone();
-    feed(&mut trainer, &args, &progress)?;
+    on(&pool, || feed(&mut trainer, &args, &progress))?;
     let counted = start.elapsed();
 
     let n_merges = args.vocab_size - minimum as u32;
     counters.start_merging(trainer.counts().len() as u64, n_merges);
     let merge_start = Instant::now();
-    let vocab = trainer.train(args.vocab_size, &specials, &mut |p| {
-        counters.merged(p.done);
-        true
+    let vocab = on(&pool, || {
+        trainer.train(args.vocab_size, &specials, &mut |p| {
+            counters.merged(p.done);
+            true
+        })
     })?;
     let merged = merge_start.elapsed();
     drop(progress);
@@ -64,6 +77,14 @@ pub fn run(args: TrainArgs) -> Result<(), CliError> {
         eprint!("{summary}");
     }
     Ok(())
+}
+
+/// Runs `f` on `pool`, or without one on rayon's global pool.
+fn on<R: Send>(pool: &Option<rayon::ThreadPool>, f: impl FnOnce() -> R + Send) -> R {
+    match pool {
+        Some(pool) => pool.install(f),
+        None => f(),
+    }
 }
 
 /// Reads every input and feeds the trainer, one batch behind the reader.
