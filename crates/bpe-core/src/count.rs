@@ -398,10 +398,24 @@ impl ChunkCounts {
 
     /// Every distinct chunk with its count, in no particular order.
     pub fn iter(&self) -> impl Iterator<Item = (Chunk<'_>, u64)> {
-        let small = (self.small.iter().flatten()).map(|(&k, &v)| (Chunk::unpack(k), v));
-        let medium = (self.medium.iter().flatten()).map(|(&k, &v)| (Chunk::unpack_medium(k), v));
-        let large = self.large.iter().map(|(k, &v)| (Chunk::Large(k), v));
-        small.chain(medium).chain(large)
+        self.parts().into_iter().flatten()
+    }
+
+    /// [`ChunkCounts::iter`] in parts that may be read on different threads: a part per
+    /// shard, and one for the long chunks.
+    pub fn parts(&self) -> Vec<Box<dyn Iterator<Item = (Chunk<'_>, u64)> + Send + '_>> {
+        let mut parts: Vec<Box<dyn Iterator<Item = (Chunk<'_>, u64)> + Send + '_>> =
+            (self.small.iter().zip(&self.medium))
+                .map(|(small, medium)| {
+                    let small = small.iter().map(|(&k, &v)| (Chunk::unpack(k), v));
+                    let medium = medium.iter().map(|(&k, &v)| (Chunk::unpack_medium(k), v));
+                    Box::new(small.chain(medium)) as Box<dyn Iterator<Item = _> + Send>
+                })
+                .collect();
+        parts.push(Box::new(
+            self.large.iter().map(|(k, &v)| (Chunk::Large(k), v)),
+        ));
+        parts
     }
 }
 

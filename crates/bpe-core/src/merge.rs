@@ -14,6 +14,7 @@
 //! slow, obviously right, and the twin that tests compare against.
 
 use crate::error::{Error, Result};
+use rayon::prelude::*;
 use rustc_hash::FxBuildHasher;
 use std::collections::{BTreeMap, BinaryHeap};
 use std::ops::Deref;
@@ -157,40 +158,60 @@ struct Words<S> {
     arena: Vec<S>,
 }
 
-impl<S: Symbol> Words<S> {
-    fn new<C: Deref<Target = [u8]>>(chunks: impl Iterator<Item = (C, u64)>) -> Result<Self> {
-        let mut arena = Vec::new();
+/// The words made from a run of parts, with the count and list length of every byte pair
+/// in them (indexed by the pair's two bytes as a `u16`).
+struct Run<S> {
+    arena: Vec<S>,
+    count: Vec<u64>,
+    len: Vec<u32>,
+}
+
+impl<S: Symbol> Run<S> {
+    fn new<C: Deref<Target = [u8]>>(chunks: impl Iterator<Item = (C, u64)>) -> Self {
+        let mut run = Run {
+            arena: Vec::new(),
+            count: vec![0; 1 << 16],
+            len: vec![0; 1 << 16],
+        };
+        // The last word that counted toward each pair's list length, plus one (0: none).
+        let mut last = vec![0u32; 1 << 16];
         for (chunk, n) in chunks {
             // A single byte has no pair and can never take part in a merge.
             if chunk.len() < 2 || n == 0 {
                 continue;
             }
-            arena.extend(S::head(n, chunk.len() as u32));
-            arena.extend(chunk.iter().map(|&b| S::from_id(b as u32)));
+            // Offsets past u32 are refused once the runs are joined; until then they
+            // only need to tell words apart.
+            let w = run.arena.len() as u32;
+            run.arena.extend(S::head(n, chunk.len() as u32));
+            run.arena
+                .extend(chunk.iter().map(|&b| S::from_id(b as u32)));
+            for ab in chunk.windows(2) {
+                let p = (ab[0] as usize) << 8 | ab[1] as usize;
+                run.count[p] += n;
+                if last[p] != w.wrapping_add(1) {
+                    last[p] = w.wrapping_add(1);
+                    run.len[p] += 1;
+                }
+            }
         }
-        if arena.len() > u32::MAX as usize {
-            return Err(Error::State(format!(
-                "the distinct chunks hold {} bytes, more than training can index (about 4 GB)",
-                arena.len()
-            )));
-        }
-        Ok(Words { arena })
+        run
     }
+}
 
-    /// Every word's offset, in order. Only before any merge, while every word's length is
-    /// the room it has.
-    fn offsets(&self) -> impl Iterator<Item = u32> + '_ {
-        let mut o = 0;
+impl<S: Symbol> Words<S> {
+    /// The offsets of the words from `start` up to `end`, in order. Only before any merge,
+    /// while every word's length is the room it has.
+    fn offsets_between(&self, start: u32, end: u32) -> impl Iterator<Item = u32> + '_ {
+        let mut o = start as usize;
         std::iter::from_fn(move || {
-            let head = self.arena.get(o..o + S::HEAD)?;
+            if o >= end as usize {
+                return None;
+            }
             let at = o;
-            o += S::HEAD + S::len(head) as usize;
+            o += S::HEAD + S::len(&self.arena[o..o + S::HEAD]) as usize;
             Some(at as u32)
         })
-    }
-
-    fn count(&self, w: u32) -> u64 {
-        S::count(&self.arena[w as usize..])
     }
 
     fn get(&self, w: u32) -> &[S] {
@@ -278,9 +299,22 @@ pub struct MergeProgress {
 /// returning `false` cancels with [`Error::Cancelled`]. Returns fewer merges when no pair
 /// is left.
 pub fn learn_merges<C: Deref<Target = [u8]>>(
-    chunks: impl Iterator<Item = (C, u64)>,
+    chunks: impl Iterator<Item = (C, u64)> + Send,
     n_merges: u32,
     threads: usize,
+    progress: &mut dyn FnMut(MergeProgress) -> bool,
+) -> Result<Vec<Pair>> {
+    learn_merges_in_parts(vec![chunks], n_merges, threads, None, progress)
+}
+
+/// [`learn_merges`] for chunks given in parts (such as the shards of a
+/// [`ChunkCounts`](crate::count::ChunkCounts)), which are made into words on every thread
+/// of `pool` (without one, of rayon's global pool).
+pub fn learn_merges_in_parts<C: Deref<Target = [u8]>, I: Iterator<Item = (C, u64)> + Send>(
+    parts: Vec<I>,
+    n_merges: u32,
+    threads: usize,
+    pool: Option<&rayon::ThreadPool>,
     progress: &mut dyn FnMut(MergeProgress) -> bool,
 ) -> Result<Vec<Pair>> {
     let threads = match threads {
@@ -288,21 +322,25 @@ pub fn learn_merges<C: Deref<Target = [u8]>>(
         n => n,
     };
     if 256 + n_merges as u64 <= 1 << 16 {
-        learn::<u16, C>(chunks, n_merges, threads, progress)
+        learn::<u16, C, I>(parts, n_merges, threads, pool, progress)
     } else {
-        learn::<u32, C>(chunks, n_merges, threads, progress)
+        learn::<u32, C, I>(parts, n_merges, threads, pool, progress)
     }
 }
 
 /// [`learn_merges`] with the symbols of the words' arena of type `S`, which holds every id.
-fn learn<S: Symbol, C: Deref<Target = [u8]>>(
-    chunks: impl Iterator<Item = (C, u64)>,
+fn learn<S: Symbol, C: Deref<Target = [u8]>, I: Iterator<Item = (C, u64)> + Send>(
+    parts: Vec<I>,
     n_merges: u32,
     threads: usize,
+    pool: Option<&rayon::ThreadPool>,
     progress: &mut dyn FnMut(MergeProgress) -> bool,
 ) -> Result<Vec<Pair>> {
-    let mut words = Words::<S>::new(chunks)?;
-    let (mut stats, mut lists) = byte_pairs(&words);
+    let setup = || words_and_pairs::<S, C, I>(parts);
+    let (mut words, mut stats, mut lists) = match pool {
+        Some(pool) => pool.install(setup),
+        None => setup(),
+    }?;
     let mut queue = Queue::new(&stats);
 
     // Each merge shortens some word by at least one symbol, so there can be no more merges
@@ -385,58 +423,104 @@ fn learn<S: Symbol, C: Deref<Target = [u8]>>(
     })
 }
 
-/// The pairs of the words before any merge, with their counts and word lists. Every
-/// symbol is still a byte, so the pairs are counted in a dense table of all 65536 byte
-/// pairs (an array access per position instead of a hash lookup), in two passes: one sizes
-/// each pair's list, the next fills the lists in place in the arena.
-fn byte_pairs<S: Symbol>(words: &Words<S>) -> (Map<u64, PairStat>, Lists) {
-    let byte_pairs = |w: u32| {
-        words
-            .get(w)
-            .windows(2)
-            .map(|ab| (ab[0].id() << 8 | ab[1].id()) as usize)
-    };
-    let mut dense = vec![PairStat::default(); 1 << 16];
-    // The last word that counted toward each pair's list length, plus one (0: none yet).
-    let mut last = vec![0u32; 1 << 16];
-    for w in words.offsets() {
-        let n = words.count(w);
-        for p in byte_pairs(w) {
-            dense[p].count += n;
-            if last[p] != w + 1 {
-                last[p] = w + 1;
-                dense[p].len += 1;
-            }
+/// The words, and the pairs of the words before any merge with their counts and word
+/// lists. Every symbol is still a byte, so the pairs are counted in dense tables of all
+/// 65536 byte pairs (an array access per position instead of a hash lookup), in two passes:
+/// one, as the words are made, sizes each pair's list; the next fills the lists in place in
+/// the arena. Both passes run on every thread of the current rayon pool, each on a run of
+/// consecutive parts: a run fills its part of each list after the parts of the runs before
+/// it, so every list stays in increasing order.
+fn words_and_pairs<S: Symbol, C: Deref<Target = [u8]>, I: Iterator<Item = (C, u64)> + Send>(
+    parts: Vec<I>,
+) -> Result<WordsAndPairs<S>> {
+    let per_run = parts.len().div_ceil(rayon::current_num_threads()).max(1);
+    let mut grouped: Vec<Vec<I>> = Vec::new();
+    for (i, part) in parts.into_iter().enumerate() {
+        if i % per_run == 0 {
+            grouped.push(Vec::new());
         }
+        grouped.last_mut().expect("pushed above").push(part);
     }
-    let mut start = 0;
-    for s in dense.iter_mut() {
+    let runs: Vec<Run<S>> = grouped
+        .into_par_iter()
+        .map(|run| Run::new(run.into_iter().flatten()))
+        .collect();
+    let total: usize = runs.iter().map(|r| r.arena.len()).sum();
+    if total > u32::MAX as usize {
+        return Err(Error::State(format!(
+            "the distinct chunks hold {total} bytes, more than training can index (about 4 GB)"
+        )));
+    }
+    // Where each run's words start in the arena, and where its part of each list starts.
+    let mut bases = Vec::with_capacity(runs.len());
+    let mut arena = Vec::with_capacity(total);
+    for run in &runs {
+        bases.push(arena.len() as u32);
+        arena.extend_from_slice(&run.arena);
+    }
+    let words = Words { arena };
+    let mut dense = vec![PairStat::default(); 1 << 16];
+    let mut next: Vec<Vec<u32>> = vec![vec![0; 1 << 16]; runs.len()];
+    let mut start = 0u32;
+    for (p, s) in dense.iter_mut().enumerate() {
         s.start = start;
-        start += s.len;
+        for (r, run) in runs.iter().enumerate() {
+            next[r][p] = start;
+            start += run.len[p];
+            s.count += run.count[p];
+        }
+        s.len = start - s.start;
     }
+    let ends: Vec<u32> = (bases.iter().skip(1).copied())
+        .chain([words.arena.len() as u32])
+        .collect();
+    drop(runs);
     let mut lists = Lists {
         words: vec![0; start as usize],
         garbage: 0,
     };
-    // The next free slot of each list, which ends up at the list's end.
-    let mut next: Vec<u32> = dense.iter().map(|s| s.start).collect();
-    last.fill(0);
-    for w in words.offsets() {
-        for p in byte_pairs(w) {
-            if last[p] != w + 1 {
-                last[p] = w + 1;
-                lists.words[next[p] as usize] = w;
-                next[p] += 1;
+    let slots = SharedSlots(lists.words.as_mut_ptr());
+    (bases.par_iter().zip(&ends).zip(next.par_iter_mut())).for_each(|((&base, &end), next)| {
+        let mut last = vec![0u32; 1 << 16];
+        for w in words.offsets_between(base, end) {
+            for ab in words.get(w).windows(2) {
+                let p = (ab[0].id() << 8 | ab[1].id()) as usize;
+                if last[p] != w + 1 {
+                    last[p] = w + 1;
+                    // SAFETY: each run writes only its own part of each list, inside
+                    // `lists.words`, which outlives this loop.
+                    unsafe { slots.write(next[p] as usize, w) };
+                    next[p] += 1;
+                }
             }
         }
-    }
+    });
     let mut stats = Map::with_capacity_and_hasher(1 << 16, FxBuildHasher);
     for (p, s) in dense.into_iter().enumerate() {
         if s.count > 0 {
             stats.insert(pack(p as u32 >> 8, p as u32 & 0xff), s);
         }
     }
-    (stats, lists)
+    Ok((words, stats, lists))
+}
+
+/// The words, the pair table and the pairs' word lists.
+type WordsAndPairs<S> = (Words<S>, Map<u64, PairStat>, Lists);
+
+/// The slots of the pairs' lists, written by several threads at distinct indices.
+#[derive(Clone, Copy)]
+struct SharedSlots(*mut u32);
+
+// SAFETY: the threads write distinct slots (see `words_and_pairs`).
+unsafe impl Send for SharedSlots {}
+unsafe impl Sync for SharedSlots {}
+
+impl SharedSlots {
+    /// # Safety
+    /// `i` is in bounds, and no other thread touches slot `i` meanwhile.
+    unsafe fn write(self, i: usize, w: u32) {
+        *self.0.add(i) = w;
+    }
 }
 
 /// How many words ahead of a visit the word is prefetched.

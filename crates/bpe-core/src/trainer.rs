@@ -2,7 +2,7 @@
 
 use crate::count::ChunkCounts;
 use crate::error::{Error, Result};
-use crate::merge::{learn_merges, MergeProgress};
+use crate::merge::{learn_merges_in_parts, MergeProgress};
 use crate::pretokenize::Pretokenizer;
 use crate::vocab::Vocabulary;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -106,7 +106,8 @@ impl Trainer {
             .pool
             .as_ref()
             .map_or_else(rayon::current_num_threads, |p| p.current_num_threads());
-        let merges = learn_merges(counts.iter(), n_merges, threads, &mut |p| {
+        let pool = self.pool.as_ref();
+        let merges = learn_merges_in_parts(counts.parts(), n_merges, threads, pool, &mut |p| {
             !cancel.load(Ordering::Relaxed) && progress(p)
         })?;
         Vocabulary::from_merges(&merges, self.pretokenizer.pattern(), special_tokens)

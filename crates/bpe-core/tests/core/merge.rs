@@ -1,7 +1,7 @@
 //! The incremental merge loop against the recount-everything reference.
 
 use crate::text::{text, tie_heavy};
-use bpe_core::merge::{learn_merges, reference_merges};
+use bpe_core::merge::{learn_merges, learn_merges_in_parts, reference_merges};
 use bpe_core::{Pretokenizer, GPT4_PATTERN};
 use proptest::prelude::*;
 use std::collections::HashMap;
@@ -23,6 +23,33 @@ fn check(docs: &[String], n: u32) {
     let fast = learn_merges(iter(), n, 0, &mut |_| true).unwrap();
     let slow = reference_merges(iter(), n);
     assert_eq!(fast, slow, "docs {docs:?}");
+    // The same chunks in five parts, made into words in runs on pools of 2 and 3 threads.
+    let all: Vec<(&[u8], u64)> = iter().collect();
+    for pool in pools() {
+        let parts = all.chunks(all.len().div_ceil(5).max(1));
+        let parts: Vec<_> = parts.map(|part| part.iter().copied()).collect();
+        let in_parts = learn_merges_in_parts(parts, n, 0, Some(pool), &mut |_| true).unwrap();
+        assert_eq!(
+            in_parts,
+            slow,
+            "docs {docs:?}, {} threads",
+            pool.current_num_threads()
+        );
+    }
+}
+
+fn pools() -> &'static [rayon::ThreadPool] {
+    static POOLS: std::sync::OnceLock<Vec<rayon::ThreadPool>> = std::sync::OnceLock::new();
+    POOLS.get_or_init(|| {
+        [2, 3]
+            .map(|n| {
+                rayon::ThreadPoolBuilder::new()
+                    .num_threads(n)
+                    .build()
+                    .unwrap()
+            })
+            .into()
+    })
 }
 
 proptest! {
