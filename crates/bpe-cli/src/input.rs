@@ -348,7 +348,7 @@ impl State<'_> {
             1 => line.strip_prefix(b"\xef\xbb\xbf").unwrap_or(line),
             _ => line,
         };
-        if line.iter().all(u8::is_ascii_whitespace) {
+        if jsonl::is_blank(line) {
             return Ok(());
         }
         self.batch.raw.extend_from_slice(line);

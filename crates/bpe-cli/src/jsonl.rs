@@ -38,13 +38,18 @@ pub fn parse_line(line: &[u8], field: &str, out: &mut Vec<u8>) -> Result<Line, s
     parse_line_serde(line, field, out)
 }
 
+/// Whether a line holds nothing but whitespace, and so no document.
+pub fn is_blank(line: &[u8]) -> bool {
+    line.iter().all(u8::is_ascii_whitespace)
+}
+
 /// [`parse_line`] by serde_json alone: every line, and what is wrong with a bad one.
 fn parse_line_serde(
     line: &[u8],
     field: &str,
     out: &mut Vec<u8>,
 ) -> Result<Line, serde_json::Error> {
-    if line.iter().all(u8::is_ascii_whitespace) {
+    if is_blank(line) {
         return Ok(Line::Blank);
     }
     let mut de = serde_json::Deserializer::from_slice(line);
