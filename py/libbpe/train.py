@@ -162,20 +162,12 @@ def _check_threads(threads: int | None) -> int:
     return threads
 
 
-# Documents longer than this many characters are encoded here. The compiled feed reads
-# other strings' UTF-8 in place, which for a non-ASCII string means CPython makes a copy
-# that the string keeps: for a huge string, the copy costs more than encoding it (and
-# stays in memory for as long as the caller keeps the string).
-_LONG = 1 << 20
-
-
-def _batches(texts: Iterable[str], batch_bytes: int) -> Iterator[tuple[list[str | bytes], int]]:
-    """Yields (documents, documents so far), about ``batch_bytes`` characters at a time:
-    ``str`` documents, or their UTF-8 for long ones. Runs in the main thread, pulling from
-    the caller's iterator."""
+def _batches(texts: Iterable[str], batch_bytes: int) -> Iterator[tuple[list[str], int]]:
+    """Yields (documents, documents so far), about ``batch_bytes`` characters at a time.
+    Runs in the main thread, pulling from the caller's iterator."""
     if isinstance(texts, (str, bytes)):
         raise TypeError("texts must be an iterable of str documents (a single str was given)")
-    batch: list[str | bytes] = []
+    batch: list[str] = []
     append = batch.append
     size = 0
     index = -1
@@ -183,7 +175,7 @@ def _batches(texts: Iterable[str], batch_bytes: int) -> Iterator[tuple[list[str 
         if not isinstance(text, str):
             raise TypeError(f"document {index} is a {type(text).__name__}, not a str")
         size += len(text)
-        append(_encoded([text], index)[0] if len(text) > _LONG else text)
+        append(text)
         if size >= batch_bytes:
             yield batch, index + 1
             batch = []

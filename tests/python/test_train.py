@@ -86,19 +86,39 @@ def test_batch_boundaries_do_not_change_the_result(corpus):
             vocab.close()
 
 
-def test_long_documents_are_encoded_before_the_feed_and_train_the_same(corpus):
+class _Str(str):
+    """A str subclass: CPython keeps its text apart from the object, so the feed reads it
+    through the API instead of in place."""
+
+
+def test_strings_of_every_width_train_as_their_utf8_and_keep_no_copy(corpus):
+    # CPython stores a str with 1, 2 or 4 bytes per code point; the compiled feed encodes
+    # non-ASCII ones to UTF-8 itself, a long one in pieces on every core.
     long = " ".join(corpus[:400])
-    assert len(long) > libbpe.train._LONG
-    docs = [corpus[0], long, corpus[1]]
-    ((batch, documents),) = list(libbpe.train._batches(iter(docs), 1 << 30))
-    assert documents == 3 and [type(d) for d in batch] == [str, bytes, str]
+    docs = [
+        corpus[0],
+        long + " caf\u00e9",  # one byte per code point, over a million of them
+        "\u20ac " * 300_000 + long[:5000],  # two bytes, several pieces
+        long[:3000] + " \U0001F600" * 200_000,  # four bytes
+        "na\u00efve \u4e2d\u6587 \U0001F600",
+        _Str("caf\u00e9 \u20ac sub"),
+    ]
+    sizes = [sys.getsizeof(d) for d in docs]
     vocab = libbpe.train.train(iter(docs), 600, pattern=libbpe.GPT4_PATTERN)
+    # CPython's own encoder would have left each non-ASCII str holding a UTF-8 copy, which
+    # getsizeof counts (rustbpe, below, leaves one).
+    assert [sys.getsizeof(d) for d in docs[:5]] == sizes[:5]
     try:
         assert dict(zip(vocab.tokens(), range(600))) == rustbpe_ranks(docs, 600, libbpe.GPT4_PATTERN)
     finally:
         vocab.close()
-    with pytest.raises(libbpe.errors.InvalidUtf8Error, match="document 1 "):
-        libbpe.train.train(iter([corpus[0], long + "\ud800"]), 600, pattern=libbpe.GPT4_PATTERN)
+
+
+@pytest.mark.parametrize("width", ["\u00e9", "\u20ac", "\U0001F600"])
+def test_a_lone_surrogate_deep_in_a_long_document_names_it(corpus, width):
+    long = (width + " ") * 700_000 + "\ud800"
+    with pytest.raises(libbpe.errors.InvalidUtf8Error, match="document 1 .* at character 1400000"):
+        libbpe.train.train(iter([corpus[0], long]), 600, pattern=libbpe.GPT4_PATTERN)
 
 
 def test_any_iterable_of_str(corpus):

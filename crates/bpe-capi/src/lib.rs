@@ -32,6 +32,9 @@ pub mod encoder;
 #[cfg(feature = "python")]
 pub mod python;
 
+/// UTF-8 from a `str`'s code points, for the Python package's feed.
+mod wide;
+
 pub use buffers::{bpe_buffer, bpe_bytes, bpe_ids, bpe_ids_batch};
 pub use encoder::bpe_encoder;
 pub use status::bpe_status;

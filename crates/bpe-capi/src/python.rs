@@ -20,7 +20,9 @@
 
 use crate::encoder::bpe_encoder;
 use crate::status::{bpe_status, guard};
-use crate::trainer::{bpe_trainer, feed};
+use crate::trainer::{bpe_trainer, feed_gathered};
+use crate::wide::to_utf8;
+use std::borrow::Cow;
 use std::ffi::{c_char, c_int, c_void};
 
 /// A Python object, only ever handled by pointer.
@@ -40,6 +42,9 @@ extern "C" {
     /// The UTF-8 of a `str`, kept by the string (for ASCII text, its own buffer), or NULL
     /// with an exception set (not a `str`, or a lone surrogate).
     fn PyUnicode_AsUTF8AndSize(o: *mut PyObject, len: *mut isize) -> *const c_char;
+    fn PyUnicode_FromStringAndSize(text: *const c_char, len: isize) -> *mut PyObject;
+    fn PyUnicode_GetLength(o: *mut PyObject) -> isize;
+    static mut PyUnicode_Type: PyObject;
     fn Py_IncRef(o: *mut PyObject);
     fn Py_DecRef(o: *mut PyObject);
     fn PyErr_Clear();
@@ -155,6 +160,7 @@ impl Drop for Held {
 /// and the string keeps any other's UTF-8 for later calls, as it does for tiktoken), or the
 /// bytes of a `bytes`, not yet checked. Valid while the object lives (both kinds are
 /// immutable).
+#[derive(Clone, Copy)]
 enum Text<'a> {
     Str(&'a str),
     Bytes(&'a [u8]),
@@ -317,11 +323,15 @@ pub unsafe extern "C" fn bpe_py_encode_ordinary_batch(
     }
 }
 
-/// bpe_trainer_feed() for the list `texts` of `str` (or `bytes`), read in place (see
-/// [`Text`]) and counted with the GIL released: the status, as that
-/// function returns it (its error message set as it sets it); or -1, with nothing fed, if a
-/// text is neither (another type, a lone surrogate): the package then encodes the batch
-/// itself, and says which document is at fault.
+/// bpe_trainer_feed() for the list `texts` of `str` (or `bytes`), read in place and counted
+/// with the GIL released: the status, as that function returns it (its error message set as
+/// it sets it); or -1, with nothing fed, if a text is neither (another type, a lone
+/// surrogate): the package then encodes the batch itself, and says which document is at
+/// fault.
+///
+/// ASCII strings and bytes are read where they are. Other strings are read as code points
+/// (see [`Wide`]) and encoded to UTF-8 on the trainer's threads, a long one in pieces on
+/// every core, so one huge document does not leave them waiting for CPython's encoder.
 #[no_mangle]
 pub unsafe extern "C" fn bpe_py_trainer_feed(
     trainer: *mut bpe_trainer,
@@ -329,12 +339,144 @@ pub unsafe extern "C" fn bpe_py_trainer_feed(
 ) -> c_int {
     // Bytes are not checked here: the feed checks every document, on every core, and
     // names the first that is not UTF-8.
-    let Some((held, texts)) = texts_of(texts, Text::of) else {
+    let Some((held, texts)) = texts_of(texts, Document::of) else {
         PyErr_Clear();
         return -1;
     };
-    let documents: Vec<&[u8]> = texts.into_iter().map(Text::bytes).collect();
-    let status = without_gil(|| guard(|| feed(trainer, &documents)));
+    let gather = || {
+        use rayon::prelude::*;
+        texts
+            .par_iter()
+            .map(|text| match *text {
+                Document::Text(text) => Some(Cow::Borrowed(text.bytes())),
+                Document::Wide(Wide::One(units)) => to_utf8(units).map(Cow::Owned),
+                Document::Wide(Wide::Two(units)) => to_utf8(units).map(Cow::Owned),
+                Document::Wide(Wide::Four(units)) => to_utf8(units).map(Cow::Owned),
+            })
+            .collect::<Option<Vec<_>>>()
+    };
+    let mut fed = true;
+    let status = without_gil(|| {
+        guard(|| {
+            fed = feed_gathered(trainer, gather)?;
+            Ok(())
+        })
+    });
     drop(held);
-    status.unwrap_or(bpe_status::BPE_ERROR_PANIC) as c_int
+    match status {
+        _ if !fed => -1,
+        Some(status) => status as c_int,
+        None => bpe_status::BPE_ERROR_PANIC as c_int,
+    }
+}
+
+/// A document as the feed reads it: a [`Text`], or the code points of a `str` that is not
+/// ASCII.
+enum Document<'a> {
+    Text(Text<'a>),
+    Wide(Wide<'a>),
+}
+
+impl Document<'_> {
+    unsafe fn of(o: *mut PyObject) -> Option<Self> {
+        match Wide::of(o) {
+            Some(wide) => Some(Document::Wide(wide)),
+            None => Text::of(o).map(Document::Text),
+        }
+    }
+}
+
+/// The code points of a `str`, where CPython keeps them: one, two or four bytes each,
+/// whichever is the narrowest that holds them all.
+#[derive(Clone, Copy)]
+enum Wide<'a> {
+    One(&'a [u8]),
+    Two(&'a [u16]),
+    Four(&'a [u32]),
+}
+
+impl<'a> Wide<'a> {
+    /// The code points of `o` if it is a `str` (not a subclass), not ASCII, and laid out as
+    /// [`StrLayout`] found; `None` otherwise, and the caller reads it as a [`Text`]. Valid
+    /// while `o` lives: a `str` never changes.
+    unsafe fn of(o: *mut PyObject) -> Option<Self> {
+        let layout = StrLayout::found()?;
+        if o.is_null()
+            || *(o as *const *const PyObject).add(1) != std::ptr::addr_of!(PyUnicode_Type)
+        {
+            return None;
+        }
+        layout.code_points(o)
+    }
+}
+
+/// Where a compact `str` (every `str` CPython makes, as opposed to a subclass's instance)
+/// keeps its length, its kind and its code points. None of it is in the stable ABI, so it is
+/// only used where [`StrLayout::found`] checked it against strings made through the API.
+#[derive(Clone, Copy)]
+struct StrLayout {
+    /// The offset of the code points of a string that is not ASCII: the size of
+    /// `PyCompactUnicodeObject`, 72 bytes up to CPython 3.11, 56 since 3.12.
+    data: usize,
+}
+
+impl StrLayout {
+    /// After the object header (two words), the length in code points, then the hash, then
+    /// a word of bits: 2 for interning, 3 for the kind (bytes per code point), 1 for
+    /// "compact", 1 for "ASCII".
+    const LENGTH: usize = 2;
+    const STATE: usize = 4;
+
+    /// The layout this interpreter uses, if it is one of the two known ones.
+    fn found() -> Option<Self> {
+        static FOUND: std::sync::OnceLock<Option<StrLayout>> = std::sync::OnceLock::new();
+        // SAFETY: called with the GIL held, as all of this module is.
+        *FOUND.get_or_init(|| unsafe {
+            [72, 56]
+                .into_iter()
+                .map(|data| StrLayout { data })
+                .find(|layout| layout.holds())
+        })
+    }
+
+    /// Whether strings of each kind, made from UTF-8 through the API, read back as the code
+    /// points they were made from.
+    unsafe fn holds(self) -> bool {
+        let probes = ["\u{e9}t\u{e9}", "\u{101}x\u{20ac}", "a\u{1f600}\u{e9}"];
+        probes.iter().all(|probe| {
+            let o = PyUnicode_FromStringAndSize(probe.as_ptr().cast(), probe.len() as isize);
+            if o.is_null() {
+                PyErr_Clear();
+                return false;
+            }
+            let expected: Vec<u32> = probe.chars().map(u32::from).collect();
+            let read: Option<Vec<u32>> = self.code_points(o).map(|wide| match wide {
+                Wide::One(units) => units.iter().map(|&u| u as u32).collect(),
+                Wide::Two(units) => units.iter().map(|&u| u as u32).collect(),
+                Wide::Four(units) => units.to_vec(),
+            });
+            let holds = PyUnicode_GetLength(o) == expected.len() as isize && read == Some(expected);
+            Py_DecRef(o);
+            holds
+        })
+    }
+
+    /// The code points of the `str` `o`, if it is compact and not ASCII (ASCII text is its
+    /// own UTF-8, which the caller reads in place).
+    unsafe fn code_points<'a>(self, o: *mut PyObject) -> Option<Wide<'a>> {
+        let words = o as *const isize;
+        let len = *words.add(Self::LENGTH) as usize;
+        let state = *(words.add(Self::STATE) as *const u32);
+        let (kind, compact, ascii) = ((state >> 2) & 7, (state >> 5) & 1, (state >> 6) & 1);
+        if compact == 0 || ascii == 1 {
+            return None;
+        }
+        let data = (o as *const u8).add(self.data);
+        match kind {
+            1 => Some(Wide::One(std::slice::from_raw_parts(data, len))),
+            2 => Some(Wide::Two(std::slice::from_raw_parts(data.cast(), len))),
+            4 => Some(Wide::Four(std::slice::from_raw_parts(data.cast(), len))),
+            _ => None,
+        }
+    }
 }

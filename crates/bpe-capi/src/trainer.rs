@@ -187,6 +187,27 @@ pub unsafe extern "C" fn bpe_trainer_feed(
 pub(crate) unsafe fn feed(trainer: *mut bpe_trainer, documents: &[&[u8]]) -> Outcome {
     let handle = deref(trainer, "trainer")?;
     let mut trainer = handle.lock()?;
+    feed_locked(&mut trainer, documents)
+}
+
+/// [`feed`] of the documents that `gather` makes on the trainer's threads (the Python
+/// package's compiled feed encodes strings to UTF-8 there, in parallel); `Ok(false)`, with
+/// nothing fed, when it makes none.
+#[cfg(feature = "python")]
+pub(crate) unsafe fn feed_gathered<'a>(
+    trainer: *mut bpe_trainer,
+    gather: impl FnOnce() -> Option<Vec<std::borrow::Cow<'a, [u8]>>> + Send,
+) -> Result<bool, Failure> {
+    let handle = deref(trainer, "trainer")?;
+    let mut trainer = handle.lock()?;
+    let Some(documents) = trainer.install(gather) else {
+        return Ok(false);
+    };
+    let documents: Vec<&[u8]> = documents.iter().map(|d| d.as_ref()).collect();
+    feed_locked(&mut trainer, &documents).map(|()| true)
+}
+
+fn feed_locked(trainer: &mut Trainer, documents: &[&[u8]]) -> Outcome {
     trainer.feed(documents).map_err(|e| match e {
         bpe_core::Error::Cancelled => Failure::new(
             bpe_status::BPE_ERROR_CANCELLED,

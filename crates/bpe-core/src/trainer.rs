@@ -65,7 +65,9 @@ impl Trainer {
         self.cancel.clone()
     }
 
-    fn run<T: Send>(&self, f: impl FnOnce() -> T + Send) -> T {
+    /// Runs `f` on the trainer's threads: rayon's parallel work inside it uses them (the
+    /// global pool when the trainer was made with 0 threads).
+    pub fn install<T: Send>(&self, f: impl FnOnce() -> T + Send) -> T {
         match &self.pool {
             Some(pool) => pool.install(f),
             None => f(),
@@ -77,7 +79,7 @@ impl Trainer {
     pub fn feed(&mut self, documents: &[&[u8]]) -> Result<()> {
         self.cancel.store(false, Ordering::Relaxed);
         let mut counts = std::mem::take(&mut self.counts);
-        let r = self.run(|| counts.add_batch(&self.pretokenizer, documents, &self.cancel));
+        let r = self.install(|| counts.add_batch(&self.pretokenizer, documents, &self.cancel));
         self.counts = counts;
         r
     }
