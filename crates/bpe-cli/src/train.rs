@@ -76,6 +76,8 @@ pub fn run(args: TrainArgs) -> Result<(), CliError> {
         };
         eprint!("{summary}");
     }
+    std::mem::forget(trainer);
+    std::mem::forget(vocab);
     Ok(())
 }
 
