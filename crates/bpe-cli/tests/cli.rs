@@ -590,7 +590,7 @@ mod errors {
 
     #[test]
     fn malformed_jsonl() {
-        let cases: [(&str, &[u8], &str); 7] = [
+        let cases: [(&str, &[u8], &str); 8] = [
             (
                 "missing",
                 b"{\"text\": \"a\"}\n{\"body\": \"b\"}\n",
@@ -605,6 +605,12 @@ mod errors {
                 "null",
                 b"{\"text\": null}",
                 "d.jsonl: line 1: field \"text\" is not a string (it is null)",
+            ),
+            (
+                // The shortest last line, with no newline after it, is still read.
+                "one byte at the end",
+                b"{\"text\": \"a\"}\n5",
+                "d.jsonl: line 2: not a JSON object (it is a number)",
             ),
             (
                 "array",
