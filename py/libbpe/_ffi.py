@@ -284,11 +284,12 @@ class Trainer(NativeObject):
             self._exit()
 
     def feed_texts(self, texts: list) -> bool:
-        """:meth:`feed` for a list of ``str`` documents, whose UTF-8 compiled code reads in
-        place (no copy for ASCII text; ``bytes`` are read too, and checked as :meth:`feed`
-        checks them). False, with nothing fed, when that code is missing or a document is
-        neither (or has a lone surrogate): the caller then encodes the batch and calls
-        :meth:`feed`, which says what is wrong."""
+        """:meth:`feed` for a list of ``str`` documents, which compiled code reads where
+        CPython keeps them (ASCII text in place, other text encoded to UTF-8 on the trainer's
+        threads; ``bytes`` are read too, and checked as :meth:`feed` checks them). False,
+        with nothing fed, when that code is missing or a document is neither (or has a lone
+        surrogate): the caller then encodes the batch and calls :meth:`feed`, which says
+        what is wrong."""
         compiled = _compiled_feed()
         if compiled is None:
             return False

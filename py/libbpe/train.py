@@ -187,13 +187,13 @@ def _batches(texts: Iterable[str], batch_bytes: int) -> Iterator[tuple[list[str]
         yield batch, index + 1
 
 
-def _encoded(texts: list[str | bytes], first: int) -> list[bytes]:
-    """The UTF-8 of documents ``first``, ``first + 1``, ... (those already encoded stay as
-    they are); a lone surrogate is an error naming its document."""
+def _encoded(texts: list[str], first: int) -> list[bytes]:
+    """The UTF-8 of documents ``first``, ``first + 1``, ...; a lone surrogate is an error
+    naming its document."""
     out = []
     for index, text in enumerate(texts, first):
         try:
-            out.append(text if isinstance(text, bytes) else text.encode("utf-8"))
+            out.append(text.encode("utf-8"))
         except UnicodeEncodeError as e:
             raise InvalidUtf8Error(
                 f"document {index} is not valid Unicode: it has a lone surrogate "
@@ -202,9 +202,9 @@ def _encoded(texts: list[str | bytes], first: int) -> list[bytes]:
     return out
 
 
-def _feed(trainer: _ffi.Trainer, texts: list[str | bytes], first: int) -> None:
-    """Feeds one batch: compiled code reads the strings' UTF-8 in place, or (without it, or
-    for a string it cannot read) the batch is encoded here first."""
+def _feed(trainer: _ffi.Trainer, texts: list[str], first: int) -> None:
+    """Feeds one batch: compiled code reads the strings where CPython keeps them, or
+    (without it, or for a string it cannot read) the batch is encoded here first."""
     if not trainer.feed_texts(texts):
         trainer.feed(_encoded(texts, first))
 

@@ -6,13 +6,15 @@
 //!   of every id (a list made once per encoder, and an array of their addresses); these
 //!   functions encode with the GIL released, then fill a new list from the table, which
 //!   costs a reference count and a pointer per id.
-//! - Text read in place. The encoders and the trainer's feed take `str` objects and read
-//!   their UTF-8 where CPython keeps it, instead of a `bytes` copy made for each call.
+//! - Text read in place. The encoders take `str` objects and read their UTF-8 where CPython
+//!   keeps it, instead of a `bytes` copy made for each call. The trainer's feed reads a
+//!   non-ASCII `str`'s code points and encodes them to UTF-8 on its own threads.
 //!
 //! They are called through ctypes (`PyDLL`, which holds the GIL), and use functions of
-//! Python's stable ABI, which the interpreter that loaded the library provides. Two things
-//! beyond it make lists fast: a list's item array is written directly (after a check that
-//! it is where CPython with a GIL keeps it), and reference counts are incremented inline.
+//! Python's stable ABI, which the interpreter that loaded the library provides. Beyond it, a
+//! list's item array is written directly and a `str`'s code points are read where CPython
+//! keeps them, each only where a check found the layout expected; and reference counts are
+//! incremented inline.
 //!
 //! On any failure the encoders return `None` (and set no exception), and the feed declines
 //! a batch it cannot read: the package then takes the C ABI's path, whose errors say what
