@@ -28,7 +28,8 @@ pub(crate) fn to_utf8<U: CodeUnit>(units: &[U]) -> Option<Vec<u8>> {
         .par_iter()
         .map(|p| utf8_size(p))
         .collect::<Option<_>>()?;
-    // Zeroed memory comes from the system untouched, so this costs no pass of its own.
+    // A long text's zeroed buffer comes from the system as untouched pages: zeroing it costs
+    // no pass of its own.
     let mut out = vec![0u8; sizes.iter().sum()];
     let mut outs = Vec::with_capacity(pieces.len());
     let mut rest = out.as_mut_slice();
