@@ -108,10 +108,19 @@ def test_strings_of_every_width_train_as_their_utf8_and_keep_no_copy(corpus):
     # CPython's own encoder would have left each non-ASCII str holding a UTF-8 copy, which
     # getsizeof counts (rustbpe, below, leaves one).
     assert [sys.getsizeof(d) for d in docs[:5]] == sizes[:5]
+    expected = rustbpe_ranks(docs, 600, libbpe.GPT4_PATTERN)
     try:
-        assert dict(zip(vocab.tokens(), range(600))) == rustbpe_ranks(docs, 600, libbpe.GPT4_PATTERN)
+        assert dict(zip(vocab.tokens(), range(600))) == expected
     finally:
         vocab.close()
+    # Now each str holds the UTF-8 that rustbpe asked CPython for, which the feed reads
+    # instead of encoding again.
+    assert all(sys.getsizeof(d) > size for d, size in zip(docs[1:5], sizes[1:5]))
+    again = libbpe.train.train(iter(docs), 600, pattern=libbpe.GPT4_PATTERN)
+    try:
+        assert dict(zip(again.tokens(), range(600))) == expected
+    finally:
+        again.close()
 
 
 @pytest.mark.parametrize("width", ["\u00e9", "\u20ac", "\U0001F600"])

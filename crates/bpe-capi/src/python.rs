@@ -373,19 +373,35 @@ pub unsafe extern "C" fn bpe_py_trainer_feed(
 }
 
 /// A document as the feed reads it: a [`Text`], or the code points of a `str` that is not
-/// ASCII.
+/// ASCII and has no UTF-8 yet.
 enum Document<'a> {
     Text(Text<'a>),
     Wide(Wide<'a>),
 }
 
 impl Document<'_> {
+    /// The document in `o`: read as code points if `o` is a `str` (not a subclass), not
+    /// ASCII, laid out as [`StrLayout`] found, and not yet holding its UTF-8 (CPython keeps
+    /// the UTF-8 a `str` was asked for, as by tiktoken, or by an earlier feed of the same
+    /// string); otherwise read as a [`Text`]. Valid while `o` lives: a `str` never changes.
     unsafe fn of(o: *mut PyObject) -> Option<Self> {
-        match Wide::of(o) {
-            Some(wide) => Some(Document::Wide(wide)),
+        let wide = match StrLayout::found() {
+            Some(layout) if is_exact_str(o) => layout.code_points(o).map(|wide| (layout, wide)),
+            _ => None,
+        };
+        match wide {
+            Some((layout, wide)) => Some(match layout.utf8(o) {
+                Some(utf8) => Document::Text(Text::Str(utf8)),
+                None => Document::Wide(wide),
+            }),
             None => Text::of(o).map(Document::Text),
         }
     }
+}
+
+/// Whether `o` is a `str` itself, not an instance of a subclass.
+unsafe fn is_exact_str(o: *mut PyObject) -> bool {
+    !o.is_null() && *(o as *const *const PyObject).add(1) == std::ptr::addr_of!(PyUnicode_Type)
 }
 
 /// The code points of a `str`, where CPython keeps them: one, two or four bytes each,
@@ -397,29 +413,18 @@ enum Wide<'a> {
     Four(&'a [u32]),
 }
 
-impl<'a> Wide<'a> {
-    /// The code points of `o` if it is a `str` (not a subclass), not ASCII, and laid out as
-    /// [`StrLayout`] found; `None` otherwise, and the caller reads it as a [`Text`]. Valid
-    /// while `o` lives: a `str` never changes.
-    unsafe fn of(o: *mut PyObject) -> Option<Self> {
-        let layout = StrLayout::found()?;
-        if o.is_null()
-            || *(o as *const *const PyObject).add(1) != std::ptr::addr_of!(PyUnicode_Type)
-        {
-            return None;
-        }
-        layout.code_points(o)
-    }
-}
-
 /// Where a compact `str` (every `str` CPython makes, as opposed to a subclass's instance)
-/// keeps its length, its kind and its code points. None of it is in the stable ABI, so it is
-/// only used where [`StrLayout::found`] checked it against strings made through the API.
+/// keeps its length, its kind, its code points and the UTF-8 it was asked for. None of it is
+/// in the stable ABI, so it is only used where [`StrLayout::found`] checked it against
+/// strings made through the API.
 #[derive(Clone, Copy)]
 struct StrLayout {
     /// The offset of the code points of a string that is not ASCII: the size of
     /// `PyCompactUnicodeObject`, 72 bytes up to CPython 3.11, 56 since 3.12.
     data: usize,
+    /// The offset of the pointer to its UTF-8 (NULL until asked for), which follows the
+    /// UTF-8's length in bytes: 56 up to CPython 3.11, 48 since 3.12.
+    utf8: usize,
 }
 
 impl StrLayout {
@@ -434,15 +439,16 @@ impl StrLayout {
         static FOUND: std::sync::OnceLock<Option<StrLayout>> = std::sync::OnceLock::new();
         // SAFETY: called with the GIL held, as all of this module is.
         *FOUND.get_or_init(|| unsafe {
-            [72, 56]
+            [(72, 56), (56, 48)]
                 .into_iter()
-                .map(|data| StrLayout { data })
+                .map(|(data, utf8)| StrLayout { data, utf8 })
                 .find(|layout| layout.holds())
         })
     }
 
     /// Whether strings of each kind, made from UTF-8 through the API, read back as the code
-    /// points they were made from.
+    /// points they were made from, with no UTF-8 until it is asked for and then the UTF-8
+    /// that CPython returns.
     unsafe fn holds(self) -> bool {
         let probes = ["\u{e9}t\u{e9}", "\u{101}x\u{20ac}", "a\u{1f600}\u{e9}"];
         probes.iter().all(|probe| {
@@ -457,10 +463,33 @@ impl StrLayout {
                 Wide::Two(units) => units.iter().map(|&u| u as u32).collect(),
                 Wide::Four(units) => units.to_vec(),
             });
-            let holds = PyUnicode_GetLength(o) == expected.len() as isize && read == Some(expected);
+            let mut holds =
+                PyUnicode_GetLength(o) == expected.len() as isize && read == Some(expected);
+            if holds && self.utf8(o).is_none() {
+                let mut len = 0;
+                let utf8 = PyUnicode_AsUTF8AndSize(o, &mut len);
+                holds = !utf8.is_null()
+                    && self.utf8(o).map(|s| (s.as_ptr(), s.len()))
+                        == Some((utf8.cast(), len as usize))
+                    && self.utf8(o) == Some(*probe);
+            } else {
+                holds = false;
+            }
+            PyErr_Clear();
             Py_DecRef(o);
             holds
         })
+    }
+
+    /// The UTF-8 that CPython keeps for the `str` `o` (compact, not ASCII), if it has made
+    /// it yet.
+    unsafe fn utf8<'a>(self, o: *mut PyObject) -> Option<&'a str> {
+        let at = (o as *const u8).add(self.utf8);
+        let utf8 = *(at as *const *const u8);
+        let len = *(at.sub(8) as *const usize);
+        // SAFETY: CPython made it with its strict encoder, and keeps it while `o` lives.
+        (!utf8.is_null())
+            .then(|| std::str::from_utf8_unchecked(std::slice::from_raw_parts(utf8, len)))
     }
 
     /// The code points of the `str` `o`, if it is compact and not ASCII (ASCII text is its
