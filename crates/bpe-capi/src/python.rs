@@ -437,9 +437,12 @@ impl StrLayout {
     /// The layout this interpreter uses, if it is one of the two known ones.
     fn found() -> Option<Self> {
         static FOUND: std::sync::OnceLock<Option<StrLayout>> = std::sync::OnceLock::new();
+        // The later layout is tried first: its header is the shorter, so trying it on an
+        // earlier CPython reads inside the probe strings, where the other way round would
+        // read past their end.
         // SAFETY: called with the GIL held, as all of this module is.
         *FOUND.get_or_init(|| unsafe {
-            [(72, 56), (56, 48)]
+            [(56, 48), (72, 56)]
                 .into_iter()
                 .map(|(data, utf8)| StrLayout { data, utf8 })
                 .find(|layout| layout.holds())
