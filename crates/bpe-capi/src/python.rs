@@ -331,9 +331,10 @@ pub unsafe extern "C" fn bpe_py_encode_ordinary_batch(
 /// surrogate): the package then encodes the batch itself, and says which document is at
 /// fault.
 ///
-/// ASCII strings and bytes are read where they are. Other strings are read as code points
-/// (see [`Wide`]) and encoded to UTF-8 on the trainer's threads, a long one in pieces on
-/// every core, so one huge document does not leave them waiting for CPython's encoder.
+/// ASCII strings, bytes, and strings that already hold their UTF-8 are read where they are.
+/// Other strings are read as code points (see [`Wide`]) and encoded to UTF-8 on the
+/// trainer's threads, a long one in pieces on every core, so one huge document does not
+/// leave them waiting for CPython's encoder.
 #[no_mangle]
 pub unsafe extern "C" fn bpe_py_trainer_feed(
     trainer: *mut bpe_trainer,
@@ -351,9 +352,7 @@ pub unsafe extern "C" fn bpe_py_trainer_feed(
             .par_iter()
             .map(|text| match *text {
                 Document::Text(text) => Some(Cow::Borrowed(text.bytes())),
-                Document::Wide(Wide::One(units)) => to_utf8(units).map(Cow::Owned),
-                Document::Wide(Wide::Two(units)) => to_utf8(units).map(Cow::Owned),
-                Document::Wide(Wide::Four(units)) => to_utf8(units).map(Cow::Owned),
+                Document::Wide(wide) => wide.to_utf8().map(Cow::Owned),
             })
             .collect::<Option<Vec<_>>>()
     };
@@ -413,6 +412,17 @@ enum Wide<'a> {
     Four(&'a [u32]),
 }
 
+impl Wide<'_> {
+    /// The text as UTF-8 (see [`to_utf8`]); `None` if it holds a lone surrogate.
+    fn to_utf8(self) -> Option<Vec<u8>> {
+        match self {
+            Wide::One(units) => to_utf8(units),
+            Wide::Two(units) => to_utf8(units),
+            Wide::Four(units) => to_utf8(units),
+        }
+    }
+}
+
 /// Where a compact `str` (every `str` CPython makes, as opposed to a subclass's instance)
 /// keeps its length, its kind, its code points and the UTF-8 it was asked for. None of it is
 /// in the stable ABI, so it is only used where [`StrLayout::found`] checked it against
@@ -460,14 +470,10 @@ impl StrLayout {
                 PyErr_Clear();
                 return false;
             }
-            let expected: Vec<u32> = probe.chars().map(u32::from).collect();
-            let read: Option<Vec<u32>> = self.code_points(o).map(|wide| match wide {
-                Wide::One(units) => units.iter().map(|&u| u as u32).collect(),
-                Wide::Two(units) => units.iter().map(|&u| u as u32).collect(),
-                Wide::Four(units) => units.to_vec(),
-            });
-            let mut holds =
-                PyUnicode_GetLength(o) == expected.len() as isize && read == Some(expected);
+            // UTF-8 stands for each code point alone, so equal UTF-8 means equal code points.
+            let read = self.code_points(o).and_then(Wide::to_utf8);
+            let mut holds = PyUnicode_GetLength(o) == probe.chars().count() as isize
+                && read.as_deref() == Some(probe.as_bytes());
             if holds && self.utf8(o).is_none() {
                 let mut len = 0;
                 let utf8 = PyUnicode_AsUTF8AndSize(o, &mut len);

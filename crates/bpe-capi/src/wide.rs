@@ -20,9 +20,16 @@ impl CodeUnit for u32 {}
 /// small enough that a long document keeps every core busy.
 const PIECE: usize = 1 << 20;
 
-/// `units` as UTF-8, encoded on the current rayon pool's threads; `None` if a code point is
-/// a surrogate (CPython allows lone ones in a `str`; UTF-8 does not).
+/// `units` as UTF-8, a long text encoded on the current rayon pool's threads; `None` if a
+/// code point is a surrogate (CPython allows lone ones in a `str`; UTF-8 does not).
 pub(crate) fn to_utf8<U: CodeUnit>(units: &[U]) -> Option<Vec<u8>> {
+    // Most documents are one piece: encoded here, without a round trip through the pool
+    // (which, called from outside it, would wake it and wait).
+    if units.len() <= PIECE {
+        let mut out = vec![0u8; utf8_size(units)?];
+        write_utf8(units, &mut out);
+        return Some(out);
+    }
     let pieces: Vec<&[U]> = units.chunks(PIECE).collect();
     let sizes: Vec<usize> = pieces
         .par_iter()
