@@ -403,6 +403,23 @@ def _compiled_lists():
 
 
 @functools.cache
+def _compiled_function():
+    """The library's maker of builtin ``encode_ordinary`` functions
+    (``bpe_py_encode_ordinary_function``), called through ctypes, or None if this build of
+    the library lacks it."""
+    import ctypes
+
+    library = _python_library()
+    try:
+        make = library.bpe_py_encode_ordinary_function
+    except AttributeError:  # also when there is no library
+        return None
+    make.argtypes = [ctypes.c_void_p, ctypes.py_object, ctypes.c_void_p, ctypes.c_size_t, ctypes.py_object]
+    make.restype = ctypes.py_object
+    return make
+
+
+@functools.cache
 def _compiled_feed():
     """The library's compiled feed of ``str`` documents (``bpe_py_trainer_feed``, see
     ``crates/bpe-capi/src/python.rs``), called through ctypes, or None if this build of the
@@ -477,6 +494,16 @@ class Encoder(NativeObject):
         if self._ints is None or self._ptr is None:
             return None
         return self._lists[0](self._address, text, *self._table)
+
+    def encode_ordinary_function(self, fallback: Callable[[object], list[int]]) -> Callable[[str], list[int]] | None:
+        """A builtin function that encodes a ``str`` as :meth:`encode_ordinary_str` does,
+        but costs a builtin's call rather than a ctypes call, and returns ``fallback(text)``
+        wherever that would return None. It keeps the native encoder alive for as long as it
+        lives, even after :meth:`close`. None when the library lacks it."""
+        make = _compiled_function()
+        if make is None or self._ints is None:
+            return None
+        return make(self._address, self._ints, *self._table, fallback)
 
     def encode_ordinary(self, text: bytes) -> list[int]:
         """Ids of UTF-8 ``text``, special tokens in it treated as plain text."""

@@ -102,7 +102,12 @@ class Encoder:
         self.name = name
         # Bound once: encode_ordinary is called per document and every attribute lookup counts.
         self._encode_ordinary_str = native.encode_ordinary_str
-        self._encode_ordinary_utf8 = native.encode_ordinary
+        # Better still, a builtin function in place of the method, where the library makes
+        # one: a call through ctypes and two Python frames cost more than encoding a
+        # sentence. It hands anything but a str it can read to the method's own path.
+        fast = native.encode_ordinary_function(functools.partial(_encode_ordinary_bytes, native))
+        if fast is not None:
+            self.encode_ordinary = fast
 
     # ----------------------------------------------------------------------------- properties
 
@@ -145,7 +150,7 @@ class Encoder:
         ids = self._encode_ordinary_str(text) if type(text) is str else None
         if ids is not None:
             return ids
-        return self._encode_ordinary_utf8(_utf8(text))
+        return _encode_ordinary_bytes(self._native, text)
 
     def encode(
         self,
@@ -249,6 +254,9 @@ class Encoder:
 
     def close(self) -> None:
         """Frees the native encoder now (it is freed on garbage collection otherwise)."""
+        # The builtin encode_ordinary keeps the encoder alive; without it, the method says
+        # the encoder is closed.
+        self.__dict__.pop("encode_ordinary", None)
         self._native.close()
 
     def __enter__(self) -> Encoder:
@@ -270,6 +278,13 @@ class Encoder:
 
     def __repr__(self) -> str:
         return f"<libbpe.Encoder {self.name!r} n_vocab={self._n_vocab}>"
+
+
+def _encode_ordinary_bytes(native: _ffi.Encoder, text: str) -> list[int]:
+    """``text`` encoded through its UTF-8 (lone surrogates replaced as tiktoken does); a
+    ``TypeError`` for anything but a ``str``. Takes the native encoder, not the Encoder, so
+    that the builtin function holding it makes no reference cycle."""
+    return native.encode_ordinary(_utf8(text))
 
 
 def _threads(num_threads: int) -> int:

@@ -396,12 +396,8 @@ def abi_path(enc: libbpe.Encoder) -> libbpe.Encoder:
     twin = object.__new__(type(native))
     twin.__dict__.update(native.__dict__, _ints=None)
     copy = object.__new__(type(enc))
-    copy.__dict__.update(
-        enc.__dict__,
-        _native=twin,
-        _encode_ordinary_utf8=twin.encode_ordinary,
-        _encode_ordinary_str=twin.encode_ordinary_str,
-    )
+    copy.__dict__.update(enc.__dict__, _native=twin, _encode_ordinary_str=twin.encode_ordinary_str)
+    del copy.__dict__["encode_ordinary"]  # the builtin, back to the method
     return copy
 
 
@@ -431,6 +427,61 @@ def test_compiled_lists_are_used_and_equal_the_abi_path(openai_pair):
     slow = abi_path(enc)
     assert [enc.encode_ordinary(t) for t in texts] == [slow.encode_ordinary(t) for t in texts]
     assert enc.encode_ordinary_batch(texts) == slow.encode_ordinary_batch(texts)
+
+
+def test_encode_ordinary_is_a_builtin_with_the_methods_results(openai_pair):
+    import types
+
+    class Text(str):
+        pass
+
+    enc, twin = openai_pair
+    assert isinstance(enc.encode_ordinary, types.BuiltinFunctionType)
+    method = abi_path(enc).encode_ordinary
+    assert isinstance(method, types.MethodType)
+    texts = generated_texts(5, 300, []) + ["", "a\ud800b\udfff", Text("a subclass of str")]
+    assert [enc.encode_ordinary(t) for t in texts] == [method(t) for t in texts]
+    assert [enc.encode_ordinary(t) for t in texts] == [twin.encode_ordinary(t) for t in texts]
+    for bad in (b"bytes", None, 3):
+        with pytest.raises(TypeError, match="must be a str"):
+            enc.encode_ordinary(bad)
+    with pytest.raises(TypeError):
+        enc.encode_ordinary()
+    with pytest.raises(TypeError):
+        enc.encode_ordinary("a", "b")
+
+
+def test_the_builtin_outlives_close_and_makes_no_cycle():
+    import gc
+    import sys
+    import weakref
+
+    from libbpe import _ffi
+
+    assert _ffi._compiled_function() is not None, "the wheel was built without the python feature"
+    ranks = {bytes([b]): b for b in range(256)} | {b"ab": 256, b"abab": 257}
+    enc = libbpe.Encoder(ranks, libbpe.GPT4_PATTERN)
+    ints = enc._native._ints
+    held = sys.getrefcount(ints)
+    builtin = enc.encode_ordinary
+    enc.close()
+    # Closed, the encoder refuses; a builtin taken before keeps its own hold on the encoder.
+    with pytest.raises(libbpe.errors.StateError):
+        enc.encode_ordinary("abab")
+    assert builtin("ababab x") == [257, 256, ord(" "), ord("x")]
+    del builtin
+    assert sys.getrefcount(ints) == held - 1  # the builtin's hold on the ints went with it
+    # Nothing refers back to the Encoder from what it holds: freed by reference counting
+    # alone, with the collector off, and its native object with it.
+    gc.disable()
+    try:
+        enc = libbpe.Encoder(ranks, libbpe.GPT4_PATTERN)
+        assert enc.encode_ordinary("abab") == [257]
+        gone = weakref.ref(enc), weakref.ref(enc._native)
+        del enc
+        assert [ref() for ref in gone] == [None, None]
+    finally:
+        gc.enable()
 
 
 def test_compiled_lists_share_the_tables_ints_and_leak_no_reference(openai_pair):

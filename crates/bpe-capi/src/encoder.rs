@@ -6,6 +6,7 @@ use crate::buffers::{
 use crate::status::{bpe_status, guard, guard_void, Failure};
 use crate::vocab::bpe_vocab;
 use bpe_core::{Allowed, Encoder};
+use std::sync::Arc;
 
 /// An encoder for one vocabulary.
 ///
@@ -14,7 +15,9 @@ use bpe_core::{Allowed, Encoder};
 /// locking by the caller.
 #[allow(non_camel_case_types)]
 pub struct bpe_encoder {
-    pub(crate) encoder: Encoder,
+    /// Shared with the Python package's encode functions (`python.rs`), which keep it for
+    /// as long as they live, however early the handle is freed.
+    pub(crate) encoder: Arc<Encoder>,
 }
 
 /// Text that must be UTF-8: `what` names it in the message.
@@ -77,7 +80,9 @@ pub unsafe extern "C" fn bpe_encoder_new(
         let out = out_ptr(out, "out")?;
         let vocab = deref(vocab, "vocab")?;
         let encoder = Encoder::new(&vocab.vocab)?;
-        *out = Box::into_raw(Box::new(bpe_encoder { encoder }));
+        *out = Box::into_raw(Box::new(bpe_encoder {
+            encoder: Arc::new(encoder),
+        }));
         Ok(())
     })
 }
