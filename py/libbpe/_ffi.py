@@ -382,7 +382,7 @@ def _python_library():
 @functools.cache
 def _compiled_lists():
     """The library's functions that return ids as Python lists made in compiled code, called
-    through ctypes: ``(one, batch)``, or None if this build of the library lacks them.
+    through ctypes: ``(one, batch, special)``, or None if this build of the library lacks them.
     Making the int objects of millions of ids costs about as much as encoding; those
     functions take every int from a table made once per encoder instead, and return None on
     any failure (the C ABI's path then says what failed)."""
@@ -391,6 +391,7 @@ def _compiled_lists():
     library = _python_library()
     try:
         one, batch = library.bpe_py_encode_ordinary, library.bpe_py_encode_ordinary_batch
+        special = library.bpe_py_encode
     except AttributeError:  # also when there is no library
         return None
     # A py_object result is the new reference the function returns (ctypes takes it over).
@@ -399,7 +400,9 @@ def _compiled_lists():
     one.restype = ctypes.py_object
     batch.argtypes = [ctypes.c_void_p, ctypes.py_object, ctypes.c_size_t, ctypes.c_void_p, ctypes.c_size_t]
     batch.restype = ctypes.py_object
-    return one, batch
+    special.argtypes = [ctypes.c_void_p, ctypes.py_object, ctypes.py_object, ctypes.c_void_p, ctypes.c_size_t]
+    special.restype = ctypes.py_object
+    return one, batch, special
 
 
 @functools.cache
@@ -522,6 +525,14 @@ class Encoder(NativeObject):
             return _ids_list(out.ids, out.len)
         finally:
             lib.bpe_ids_free(out)
+
+    def encode_str(self, text: str, allowed_special: list[str]) -> list[int] | None:
+        """Ids of ``text`` (a ``str``, read in place), the ``allowed_special`` tokens becoming
+        their ids, as lists made in compiled code; None where :meth:`encode_ordinary_str`
+        would return None."""
+        if self._ints is None or self._ptr is None:
+            return None
+        return self._lists[2](self._address, text, allowed_special, *self._table)
 
     def encode(self, text: bytes, allowed_special: Sequence[bytes]) -> list[int]:
         """Ids of UTF-8 ``text``, the ``allowed_special`` tokens (UTF-8 names) becoming their ids."""

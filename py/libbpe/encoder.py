@@ -98,6 +98,7 @@ class Encoder:
         self._pat_str = pattern
         self._special_tokens = specials
         self._all_specials = frozenset(specials)
+        self._all_names = list(specials)
         self._n_vocab = native.n_vocab()
         self.name = name
         # Bound once: encode_ordinary is called per document and every attribute lookup counts.
@@ -166,10 +167,14 @@ class Encoder:
         to encode such text as ordinary text.
         """
         allowed = self._allowed(allowed_special)
-        self._check_disallowed(text, allowed, disallowed_special)
+        if not (allowed_special == "all" and disallowed_special == "all"):  # else none is disallowed
+            self._check_disallowed(text, allowed, disallowed_special)
         if not allowed:
             return self.encode_ordinary(text)
-        return self._native.encode(_utf8(text), allowed)
+        ids = self._native.encode_str(text, allowed) if type(text) is str else None
+        if ids is not None:
+            return ids
+        return self._native.encode(_utf8(text), [name.encode("utf-8") for name in allowed])
 
     def encode_ordinary_batch(self, text: Sequence[str], *, num_threads: int = 8) -> list[list[int]]:
         """Encodes many texts as ordinary text, in parallel on ``num_threads`` native threads."""
@@ -195,7 +200,8 @@ class Encoder:
         data = [_utf8(t) for t in text]
         if not allowed:
             return self._native.encode_ordinary_batch(data, _threads(num_threads))
-        return self._native.encode_batch(data, allowed, _threads(num_threads))
+        names = [name.encode("utf-8") for name in allowed]
+        return self._native.encode_batch(data, names, _threads(num_threads))
 
     def encode_single_token(self, text_or_bytes: str | bytes) -> int:
         """The id of exactly one token (ordinary or special); ``KeyError`` if it is not one."""
@@ -207,17 +213,17 @@ class Encoder:
             return self._special_tokens[text_or_bytes]
         raise KeyError(text_or_bytes)
 
-    def _allowed(self, allowed_special) -> list[bytes]:
-        """The allowed special tokens that exist in this vocabulary, as UTF-8 names."""
+    def _allowed(self, allowed_special) -> list[str]:
+        """The allowed special tokens that exist in this vocabulary."""
         if allowed_special == "all":
-            return [name.encode("utf-8") for name in self._special_tokens]
-        return [name.encode("utf-8") for name in allowed_special if name in self._special_tokens]
+            return self._all_names
+        return [name for name in allowed_special if name in self._special_tokens]
 
-    def _check_disallowed(self, text: str, allowed: list[bytes], disallowed_special) -> None:
+    def _check_disallowed(self, text: str, allowed: list[str], disallowed_special) -> None:
         if disallowed_special == "all":
             disallowed_special = self._all_specials
             if allowed:
-                disallowed_special = disallowed_special.difference(a.decode("utf-8") for a in allowed)
+                disallowed_special = disallowed_special.difference(allowed)
         if not disallowed_special:
             return
         if not isinstance(disallowed_special, frozenset):

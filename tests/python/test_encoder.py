@@ -420,13 +420,24 @@ def test_large_batches_are_encoded_in_overlapping_groups_and_stay_in_order(opena
 def test_compiled_lists_are_used_and_equal_the_abi_path(openai_pair):
     from libbpe import _ffi
 
-    enc, _ = openai_pair
+    enc, twin = openai_pair
     assert _ffi._compiled_lists() is not None, "the wheel was built without the python feature"
     assert enc._native._ints is not None
     texts = generated_texts(4, 300, [])
     slow = abi_path(enc)
     assert [enc.encode_ordinary(t) for t in texts] == [slow.encode_ordinary(t) for t in texts]
     assert enc.encode_ordinary_batch(texts) == slow.encode_ordinary_batch(texts)
+    # Special tokens: their ids lie outside the table of ints, and are made for each list.
+    names = sorted(enc.special_tokens_set)
+    texts = generated_texts(5, 300, names)
+    assert sum(name in t for t in texts for name in names) > 50
+    readable = [t for t in texts if t.encode("utf-8", "replace") == t.encode("utf-8", "surrogatepass")]
+    assert len(readable) > 100  # strings without lone surrogates, which the compiled path reads
+    assert all(enc._native.encode_str(t, names) is not None for t in readable)
+    for allowed in ("all", set(names[:1]), set(names[1:])):
+        fast = [enc.encode(t, allowed_special=allowed, disallowed_special=()) for t in texts]
+        assert fast == [slow.encode(t, allowed_special=allowed, disallowed_special=()) for t in texts]
+        assert fast == [twin.encode(t, allowed_special=allowed, disallowed_special=()) for t in texts]
 
 
 def test_encode_ordinary_is_a_builtin_with_the_methods_results(openai_pair):
@@ -522,6 +533,15 @@ def test_texts_are_read_in_place_and_leak_no_reference(openai_pair):
     assert [sys.getrefcount(t) for t in texts] == before
     with pytest.raises(TypeError):
         enc.encode_ordinary_batch(["ok", b"bytes are not text"])
+    # With special tokens allowed, the names are read in place too, and held only meanwhile.
+    names = sorted(enc.special_tokens_set)
+    held = [sys.getrefcount(n) for n in names]
+    marked = [t + names[0] for t in texts]
+    before = [sys.getrefcount(t) for t in marked]
+    expected = [twin.encode(t, allowed_special="all") for t in marked]
+    assert [enc.encode(t, allowed_special=set(names)) for t in marked] == expected
+    assert [sys.getrefcount(t) for t in marked] == before
+    assert [sys.getrefcount(n) for n in names] == held
 
 
 def test_a_regex_failure_is_reported_by_either_path():

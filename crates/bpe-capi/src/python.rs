@@ -27,7 +27,7 @@ use crate::encoder::bpe_encoder;
 use crate::status::{bpe_status, guard};
 use crate::trainer::{bpe_trainer, feed_gathered};
 use crate::wide::to_utf8;
-use bpe_core::Encoder;
+use bpe_core::{Allowed, Encoder};
 use std::borrow::Cow;
 use std::ffi::{c_char, c_int, c_void};
 use std::sync::Arc;
@@ -53,6 +53,7 @@ extern "C" {
     fn PyUnicode_GetLength(o: *mut PyObject) -> isize;
     static mut PyUnicode_Type: PyObject;
     fn Py_IncRef(o: *mut PyObject);
+    fn PyLong_FromUnsignedLong(v: std::ffi::c_ulong) -> *mut PyObject;
     fn Py_DecRef(o: *mut PyObject);
     fn PyErr_Clear();
     fn PyEval_SaveThread() -> *mut c_void;
@@ -90,7 +91,7 @@ unsafe fn without_gil<R>(f: impl FnOnce() -> R) -> Option<R> {
     r.ok()
 }
 
-/// The int object of every id: `ints` points to `len` addresses of int objects that the
+/// The int object of every rank: `ints` points to `len` addresses of int objects that the
 /// caller keeps alive for the whole call, the one at `i` being the int `i`.
 #[derive(Clone, Copy)]
 struct Table {
@@ -98,19 +99,38 @@ struct Table {
     len: usize,
 }
 
-/// A new list of the int objects of `ids`, or NULL if an id has none (or memory ran out).
-unsafe fn list_of(ids: &[u32], table: Table) -> *mut PyObject {
-    if ids.iter().any(|&id| id as usize >= table.len) {
-        return std::ptr::null_mut();
+impl Table {
+    /// The int object of `id` (a borrowed reference), if the table has one.
+    unsafe fn get(self, id: u32) -> Option<*mut PyObject> {
+        ((id as usize) < self.len).then(|| *self.ints.add(id as usize))
     }
+}
+
+/// The int object of an id that the table lacks (a special token's): a new one.
+#[cold]
+unsafe fn new_int(id: u32) -> *mut PyObject {
+    PyLong_FromUnsignedLong(id.into())
+}
+
+/// A new list of the int objects of `ids`, or NULL if memory ran out.
+unsafe fn list_of(ids: &[u32], table: Table) -> *mut PyObject {
     let list = PyList_New(ids.len() as isize);
     if list.is_null() {
         return list;
     }
-    if !direct_lists() {
+    if !direct_lists() || ids.iter().any(|&id| id as usize >= table.len) {
         for (i, &id) in ids.iter().enumerate() {
-            let item = *table.ints.add(id as usize);
-            Py_IncRef(item);
+            let item = match table.get(id) {
+                Some(item) => {
+                    Py_IncRef(item);
+                    item
+                }
+                None => new_int(id),
+            };
+            if item.is_null() {
+                Py_DecRef(list); // its items not yet set are NULL, which it allows
+                return item;
+            }
             PyList_SetItem(list, i as isize, item);
         }
         return list;
@@ -286,8 +306,17 @@ unsafe fn encode_list(
 ) -> Option<*mut PyObject> {
     let text = utf8_of(text)?;
     // The caller holds `text` for the whole call, and neither kind of text ever changes.
-    let encode = || encoder.encode_ordinary(text);
-    let ids = if text.len() < HOLD_GIL_BELOW {
+    ids_list(text.len(), || encoder.encode_ordinary(text), table)
+}
+
+/// The list of the ids that `encode` finds in a text of `len` bytes (with the GIL released
+/// unless the text is short), or `None` if it fails or panics.
+unsafe fn ids_list(
+    len: usize,
+    encode: impl FnOnce() -> bpe_core::Result<Vec<u32>>,
+    table: Table,
+) -> Option<*mut PyObject> {
+    let ids = if len < HOLD_GIL_BELOW {
         std::panic::catch_unwind(std::panic::AssertUnwindSafe(encode)).ok()
     } else {
         without_gil(encode)
@@ -402,6 +431,30 @@ pub unsafe extern "C" fn bpe_py_encode_ordinary_function(
         return none();
     }
     function
+}
+
+/// `encoder`'s ids of `text` (a `str`, or a `bytes` of UTF-8), the special tokens named in
+/// the list `allowed` (of `str`) becoming their ids, as [`bpe_py_encode_ordinary`] lists
+/// them (a special token's id is a new int); `None` on any failure.
+#[no_mangle]
+pub unsafe extern "C" fn bpe_py_encode(
+    encoder: *const bpe_encoder,
+    text: *mut PyObject,
+    allowed: *mut PyObject,
+    ints: *const *mut PyObject,
+    n_ints: usize,
+) -> *mut PyObject {
+    let table = Table { ints, len: n_ints };
+    let (Some(encoder), Some(text)) = (encoder.as_ref(), utf8_of(text)) else {
+        return none();
+    };
+    // The names are held while the GIL is released, when another thread could change the
+    // list.
+    let Some((_held, names)) = texts_of(allowed, utf8_of) else {
+        return none();
+    };
+    let encode = || encoder.encoder.encode(text, Allowed::Only(&names));
+    ids_list(text.len(), encode, table).unwrap_or_else(|| none())
 }
 
 /// [`bpe_py_encode_ordinary`] for each `str` or `bytes` of the list `texts`, on `threads`
