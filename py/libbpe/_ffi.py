@@ -126,8 +126,11 @@ class _Specials:
 class NativeObject:
     """Owns one native pointer and frees it exactly once.
 
-    ``close()`` frees it now; otherwise ``ffi.gc`` frees it when this object is collected.
-    Using the object after ``close()`` raises :class:`~libbpe.errors.StateError`.
+    ``close()`` lets go of it, and ``ffi.gc`` frees it as soon as nothing holds it: at once,
+    unless a call on another thread is using it. Every call holds the pointer (as an
+    argument, or in a local) until it returns, so closing an object that another thread is
+    using never frees memory under that thread. Using the object after ``close()`` raises
+    :class:`~libbpe.errors.StateError`.
     """
 
     _free: Callable = None  # type: ignore[assignment]
@@ -148,10 +151,9 @@ class NativeObject:
         return self._ptr is None
 
     def close(self) -> None:
-        """Frees the native object now. Calling it again does nothing."""
-        ptr, self._ptr = self._ptr, None
-        if ptr is not None:
-            ffi.release(ptr)
+        """Frees the native object now, or when the calls still using it return. Calling it
+        again does nothing."""
+        self._ptr = None
 
 
 class Vocab(NativeObject):
@@ -494,7 +496,8 @@ class Encoder(NativeObject):
         """Ids of ``text`` (a ``str``, whose UTF-8 the compiled code reads in place), or None
         when the compiled list builders are missing or fail (a lone surrogate, a closed
         encoder): the caller then encodes the text itself and calls :meth:`encode_ordinary`."""
-        if self._ints is None or self._ptr is None:
+        ptr = self._ptr  # held, so that the handle outlives the call (see NativeObject)
+        if self._ints is None or ptr is None:
             return None
         return self._lists[0](self._address, text, *self._table)
 
@@ -530,7 +533,8 @@ class Encoder(NativeObject):
         """Ids of ``text`` (a ``str``, read in place), the ``allowed_special`` tokens becoming
         their ids, as lists made in compiled code; None where :meth:`encode_ordinary_str`
         would return None."""
-        if self._ints is None or self._ptr is None:
+        ptr = self._ptr  # held, so that the handle outlives the call (see NativeObject)
+        if self._ints is None or ptr is None:
             return None
         return self._lists[2](self._address, text, allowed_special, *self._table)
 
@@ -546,7 +550,8 @@ class Encoder(NativeObject):
 
     def encode_ordinary_batch_str(self, texts: Sequence[str], threads: int) -> list[list[int]] | None:
         """:meth:`encode_ordinary_str` for many texts on ``threads`` threads, or None."""
-        if self._ints is None or self._ptr is None:
+        ptr = self._ptr  # held, so that the handle outlives the call (see NativeObject)
+        if self._ints is None or ptr is None:
             return None
         return self._lists[1](self._address, list(texts), threads, *self._table)
 

@@ -259,7 +259,8 @@ class Encoder:
     # ---------------------------------------------------------------------- lifetime, pickling
 
     def close(self) -> None:
-        """Frees the native encoder now (it is freed on garbage collection otherwise)."""
+        """Frees the native encoder now, or when the calls that other threads are making with
+        it return (it is freed on garbage collection otherwise)."""
         # The builtin encode_ordinary keeps the encoder alive; without it, the method says
         # the encoder is closed.
         self.__dict__.pop("encode_ordinary", None)

@@ -376,7 +376,8 @@ class Tokenizer:
     # ---------------------------------------------------------------------- lifetime, pickling
 
     def close(self) -> None:
-        """Frees the native encoder now (it is freed on garbage collection otherwise)."""
+        """Frees the native encoder now, or when the calls that other threads are making with
+        it return (it is freed on garbage collection otherwise)."""
         self._encoder.close()
 
     def __enter__(self) -> Tokenizer:

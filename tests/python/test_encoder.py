@@ -5,6 +5,7 @@ from __future__ import annotations
 import pickle
 import random
 import threading
+import time
 
 import pytest
 import tiktoken
@@ -214,6 +215,36 @@ def test_close_frees_and_then_refuses(nanochat_tokenizer):
         enc.encode_ordinary("hi")
     with pytest.raises(StateError):
         enc.decode([1])
+
+
+def test_closing_an_encoder_that_another_thread_uses_frees_nothing_under_it(gpt4_tokenizer, corpus):
+    # Every path of the encoder releases the GIL on long texts, so a close() on this thread
+    # lands in the middle of the other's calls, which still end, with the right ids or with
+    # StateError: the memory is freed once the last of them returns. (Freed at once, it sent
+    # the pool's threads into an endless loop over freed tables in every run of this test.)
+    base = gpt4_tokenizer.encoder
+    docs = [d for d in corpus if len(d) > 2000][:60]
+    expected = (base.encode_ordinary_batch(docs), base.encode(docs[0], allowed_special="all"))
+    seen = {"wrong": 0, "closed": 0}
+
+    def work(enc):
+        while True:  # until the encoder is closed
+            try:
+                got = (enc.encode_ordinary_batch(docs, num_threads=2), enc.encode(docs[0], allowed_special="all"))
+            except StateError:
+                seen["closed"] += 1
+                return
+            seen["wrong"] += got != expected
+
+    for i in range(24):
+        enc = libbpe.Encoder(base.mergeable_ranks, base.pattern, base.special_tokens)
+        worker = threading.Thread(target=work, args=(enc,), daemon=True)
+        worker.start()
+        time.sleep(0.004 * (i % 8))
+        enc.close()
+        worker.join(timeout=60)
+        assert not worker.is_alive(), "a call on a closed encoder never returned"
+    assert seen == {"wrong": 0, "closed": 24}
 
 
 def test_encoder_pickles_through_its_ranks(gpt4_tokenizer):
