@@ -10,7 +10,7 @@ use crate::args::TrainArgs;
 use crate::input::{self, BadLine, Batch, Reader};
 use crate::progress::{mb, thousands, Progress};
 use crate::CliError;
-use bpe_core::{Trainer, Vocabulary};
+use bpe_core::{threads, Trainer, Vocabulary};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{channel, sync_channel};
@@ -33,28 +33,20 @@ pub fn run(args: TrainArgs) -> Result<(), CliError> {
     Vocabulary::from_merges(&[], &args.pattern, &specials)?;
     // The trainer uses the current rayon pool, so that decoding JSONL shares `--threads`
     // with counting and merging: this one, or rayon's global pool (one thread per core).
-    let pool = match args.threads {
-        0 => None,
-        n => Some(
-            rayon::ThreadPoolBuilder::new()
-                .num_threads(n)
-                .build()
-                .map_err(|e| CliError::failed(format!("cannot start {n} threads: {e}")))?,
-        ),
-    };
+    let pool = threads::pool(args.threads)?;
     let mut trainer = Trainer::new(&args.pattern, 0)?;
     input::check_readable(&args.inputs)?;
     let output = Output::prepare(&args.output)?;
 
     let progress = Progress::start();
     let counters = progress.counters.clone();
-    on(&pool, || feed(&mut trainer, &args, &progress))?;
+    threads::install(pool.as_ref(), || feed(&mut trainer, &args, &progress))?;
     let counted = start.elapsed();
 
     let n_merges = args.vocab_size - minimum as u32;
     counters.start_merging(trainer.counts().len() as u64, n_merges);
     let merge_start = Instant::now();
-    let vocab = on(&pool, || {
+    let vocab = threads::install(pool.as_ref(), || {
         trainer.train(args.vocab_size, &specials, &mut |p| {
             counters.merged(p.done);
             true
@@ -79,14 +71,6 @@ pub fn run(args: TrainArgs) -> Result<(), CliError> {
     std::mem::forget(trainer);
     std::mem::forget(vocab);
     Ok(())
-}
-
-/// Runs `f` on `pool`, or without one on rayon's global pool.
-fn on<R: Send>(pool: &Option<rayon::ThreadPool>, f: impl FnOnce() -> R + Send) -> R {
-    match pool {
-        Some(pool) => pool.install(f),
-        None => f(),
-    }
 }
 
 /// Reads every input and feeds the trainer, one batch behind the reader.

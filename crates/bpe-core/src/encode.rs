@@ -384,12 +384,7 @@ fn pool(threads: usize) -> Result<Arc<rayon::ThreadPool>> {
     if let Some(p) = pools.get(&threads) {
         return Ok(p.clone());
     }
-    let p = Arc::new(
-        rayon::ThreadPoolBuilder::new()
-            .num_threads(threads)
-            .build()
-            .map_err(|e| Error::State(format!("cannot start {threads} threads: {e}")))?,
-    );
+    let p = Arc::new(crate::threads::build(threads)?);
     pools.insert(threads, p.clone());
     Ok(p)
 }

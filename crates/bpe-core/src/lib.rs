@@ -28,6 +28,7 @@ pub mod error;
 pub mod merge;
 mod packed;
 pub mod pretokenize;
+pub mod threads;
 pub mod trainer;
 pub mod vocab;
 

@@ -337,10 +337,7 @@ fn learn<S: Symbol, C: Deref<Target = [u8]>, I: Iterator<Item = (C, u64)> + Send
     progress: &mut dyn FnMut(MergeProgress) -> bool,
 ) -> Result<Vec<Pair>> {
     let setup = || words_and_pairs::<S, C, I>(parts);
-    let (mut words, mut stats, mut lists) = match pool {
-        Some(pool) => pool.install(setup),
-        None => setup(),
-    }?;
+    let (mut words, mut stats, mut lists) = crate::threads::install(pool, setup)?;
     let mut queue = Queue::new(&stats);
 
     // Each merge shortens some word by at least one symbol, so there can be no more merges

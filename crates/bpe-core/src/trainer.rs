@@ -31,16 +31,7 @@ impl Trainer {
     /// A trainer for `pattern`, using `threads` threads (0: one per core) to count, and up
     /// to 4 of them in the merge loop.
     pub fn new(pattern: &str, threads: usize) -> Result<Self> {
-        let pool = if threads == 0 {
-            None
-        } else {
-            Some(
-                rayon::ThreadPoolBuilder::new()
-                    .num_threads(threads)
-                    .build()
-                    .map_err(|e| Error::State(format!("cannot start {threads} threads: {e}")))?,
-            )
-        };
+        let pool = crate::threads::pool(threads)?;
         Ok(Trainer {
             pretokenizer: Pretokenizer::new(pattern)?,
             counts: ChunkCounts::new(),
@@ -68,10 +59,7 @@ impl Trainer {
     /// Runs `f` on the trainer's threads: rayon's parallel work inside it uses them (the
     /// global pool when the trainer was made with 0 threads).
     pub fn install<T: Send>(&self, f: impl FnOnce() -> T + Send) -> T {
-        match &self.pool {
-            Some(pool) => pool.install(f),
-            None => f(),
-        }
+        crate::threads::install(self.pool.as_ref(), f)
     }
 
     /// Splits and counts a batch of documents (UTF-8 bytes). All or nothing: on error the
