@@ -384,7 +384,8 @@ def _python_library():
 @functools.cache
 def _compiled_lists():
     """The library's functions that return ids as Python lists made in compiled code, called
-    through ctypes: ``(one, batch, special)``, or None if this build of the library lacks them.
+    through ctypes: ``(one, batch, special, array)``, or None if this build of the library
+    lacks them (``array`` returns a ``bytearray`` of ``uint32`` ids, for numpy).
     Making the int objects of millions of ids costs about as much as encoding; those
     functions take every int from a table made once per encoder instead, and return None on
     any failure (the C ABI's path then says what failed)."""
@@ -393,7 +394,7 @@ def _compiled_lists():
     library = _python_library()
     try:
         one, batch = library.bpe_py_encode_ordinary, library.bpe_py_encode_ordinary_batch
-        special = library.bpe_py_encode
+        special, array = library.bpe_py_encode, library.bpe_py_encode_array
     except AttributeError:  # also when there is no library
         return None
     # A py_object result is the new reference the function returns (ctypes takes it over).
@@ -404,7 +405,9 @@ def _compiled_lists():
     batch.restype = ctypes.py_object
     special.argtypes = [ctypes.c_void_p, ctypes.py_object, ctypes.py_object, ctypes.c_void_p, ctypes.c_size_t]
     special.restype = ctypes.py_object
-    return one, batch, special
+    array.argtypes = [ctypes.c_void_p, ctypes.py_object, ctypes.py_object]
+    array.restype = ctypes.py_object
+    return one, batch, special, array
 
 
 @functools.cache
@@ -537,6 +540,25 @@ class Encoder(NativeObject):
         if self._ints is None or ptr is None:
             return None
         return self._lists[2](self._address, text, allowed_special, *self._table)
+
+    def encode_array_str(self, text: str, allowed_special: list[str]) -> bytearray | None:
+        """:meth:`encode_str`'s ids as :meth:`encode_array` gives them, made in compiled
+        code; None where :meth:`encode_str` would return None."""
+        ptr = self._ptr  # held, so that the handle outlives the call (see NativeObject)
+        if self._lists is None or ptr is None:
+            return None
+        return self._lists[3](self._address, text, allowed_special)
+
+    def encode_array(self, text: bytes, allowed_special: Sequence[bytes]) -> bytearray:
+        """:meth:`encode`'s ids as native ``uint32`` values, copied in one go from the ABI's
+        buffer: no int object per id."""
+        allowed = _BytesArray(allowed_special)
+        out = ffi.new("bpe_ids *")
+        _check(lib.bpe_encoder_encode(self.ptr, text, len(text), allowed.cdata, allowed.count, out))
+        try:
+            return bytearray(ffi.buffer(out.ids, 4 * out.len)) if out.len else bytearray()
+        finally:
+            lib.bpe_ids_free(out)
 
     def encode(self, text: bytes, allowed_special: Sequence[bytes]) -> list[int]:
         """Ids of UTF-8 ``text``, the ``allowed_special`` tokens (UTF-8 names) becoming their ids."""

@@ -471,6 +471,39 @@ def test_compiled_lists_are_used_and_equal_the_abi_path(openai_pair):
         assert fast == [twin.encode(t, allowed_special=allowed, disallowed_special=()) for t in texts]
 
 
+def test_the_rest_of_tiktokens_api_gives_tiktokens_answers(openai_pair):
+    import numpy
+
+    enc, twin = openai_pair
+    names = sorted(enc.special_tokens_set)
+    texts = generated_texts(6, 200, names)
+    for allowed in ("all", set(names[:1]), set()):
+        for t in texts:
+            got = enc.encode_to_numpy(t, allowed_special=allowed, disallowed_special=())
+            assert got.dtype == numpy.uint32
+            assert got.tolist() == twin.encode(t, allowed_special=allowed, disallowed_special=())
+    assert enc.encode_to_numpy("").tolist() == []
+    # Strings are read by compiled code; lone surrogates (in some texts above) take the ABI.
+    assert enc._native.encode_array_str("hello world", []) is not None
+    assert enc._native.encode_array_str("a\ud800", []) is None
+    with pytest.raises(ValueError, match="disallowed special token"):
+        enc.encode_to_numpy("a <|endoftext|>")
+    batch = [twin.encode(t, allowed_special="all") for t in texts]
+    assert enc.decode_batch(batch) == twin.decode_batch(batch)
+    assert enc.decode_bytes_batch(batch) == twin.decode_bytes_batch(batch)
+    valid = [ids for ids in batch if twin.decode_bytes(ids).decode("utf-8", "replace").encode() == twin.decode_bytes(ids)]
+    assert len(valid) > 100
+    assert [enc.decode_with_offsets(ids) for ids in valid] == [twin.decode_with_offsets(ids) for ids in valid]
+    # Tokens that split a character: offsets point at the character they start inside.
+    ids = twin.encode("a 😀😀 b ü")
+    assert enc.decode_with_offsets(ids) == twin.decode_with_offsets(ids)
+    assert enc.token_byte_values() == twin.token_byte_values()
+    assert enc.eot_token == twin.eot_token
+    some = list(enc.special_tokens.values()) + list(range(0, enc.n_vocab, 997))
+    assert [enc.is_special_token(i) for i in some] == [twin.is_special_token(i) for i in some]
+    assert any(enc.is_special_token(i) for i in some) and not all(enc.is_special_token(i) for i in some)
+
+
 def test_encode_ordinary_is_a_builtin_with_the_methods_results(openai_pair):
     import types
 

@@ -54,6 +54,7 @@ extern "C" {
     static mut PyUnicode_Type: PyObject;
     fn Py_IncRef(o: *mut PyObject);
     fn PyLong_FromUnsignedLong(v: std::ffi::c_ulong) -> *mut PyObject;
+    fn PyByteArray_FromStringAndSize(bytes: *const c_char, len: isize) -> *mut PyObject;
     fn Py_DecRef(o: *mut PyObject);
     fn PyErr_Clear();
     fn PyEval_SaveThread() -> *mut c_void;
@@ -309,19 +310,27 @@ unsafe fn encode_list(
     ids_list(text.len(), || encoder.encode_ordinary(text), table)
 }
 
-/// The list of the ids that `encode` finds in a text of `len` bytes (with the GIL released
-/// unless the text is short), or `None` if it fails or panics.
-unsafe fn ids_list(
+/// The ids that `encode` finds in a text of `len` bytes (with the GIL released unless the
+/// text is short), or `None` if it fails or panics.
+unsafe fn run_encode(
     len: usize,
     encode: impl FnOnce() -> bpe_core::Result<Vec<u32>>,
-    table: Table,
-) -> Option<*mut PyObject> {
+) -> Option<Vec<u32>> {
     let ids = if len < HOLD_GIL_BELOW {
         std::panic::catch_unwind(std::panic::AssertUnwindSafe(encode)).ok()
     } else {
         without_gil(encode)
     };
-    let list = list_of(&ids?.ok()?, table);
+    ids?.ok()
+}
+
+/// The list of the ids that `encode` finds (see [`run_encode`]), or `None`.
+unsafe fn ids_list(
+    len: usize,
+    encode: impl FnOnce() -> bpe_core::Result<Vec<u32>>,
+    table: Table,
+) -> Option<*mut PyObject> {
+    let list = list_of(&run_encode(len, encode)?, table);
     (!list.is_null()).then_some(list)
 }
 
@@ -455,6 +464,31 @@ pub unsafe extern "C" fn bpe_py_encode(
     };
     let encode = || encoder.encoder.encode(text, Allowed::Only(&names));
     ids_list(text.len(), encode, table).unwrap_or_else(|| none())
+}
+
+/// [`bpe_py_encode`]'s ids as a `bytearray` of native-endian `uint32` values, for numpy: one
+/// copy of the ids, and no int object for any; `None` on any failure.
+#[no_mangle]
+pub unsafe extern "C" fn bpe_py_encode_array(
+    encoder: *const bpe_encoder,
+    text: *mut PyObject,
+    allowed: *mut PyObject,
+) -> *mut PyObject {
+    let (Some(encoder), Some(text)) = (encoder.as_ref(), utf8_of(text)) else {
+        return none();
+    };
+    let Some((_held, names)) = texts_of(allowed, utf8_of) else {
+        return none();
+    };
+    let encode = || encoder.encoder.encode(text, Allowed::Only(&names));
+    let Some(ids) = run_encode(text.len(), encode) else {
+        return none();
+    };
+    let bytes = std::mem::size_of_val(ids.as_slice());
+    match PyByteArray_FromStringAndSize(ids.as_ptr().cast(), bytes as isize) {
+        array if array.is_null() => none(),
+        array => array,
+    }
 }
 
 /// [`bpe_py_encode_ordinary`] for each `str` or `bytes` of the list `texts`, on `threads`
