@@ -384,8 +384,9 @@ def _python_library():
 @functools.cache
 def _compiled_lists():
     """The library's functions that return ids as Python lists made in compiled code, called
-    through ctypes: ``(one, batch, special, array)``, or None if this build of the library
-    lacks them (``array`` returns a ``bytearray`` of ``uint32`` ids, for numpy).
+    through ctypes: ``(one, batch, special, array, special_batch)``, or None if this build
+    of the library lacks them (``array`` returns a ``bytearray`` of ``uint32`` ids, for
+    numpy).
     Making the int objects of millions of ids costs about as much as encoding; those
     functions take every int from a table made once per encoder instead, and return None on
     any failure (the C ABI's path then says what failed)."""
@@ -395,6 +396,7 @@ def _compiled_lists():
     try:
         one, batch = library.bpe_py_encode_ordinary, library.bpe_py_encode_ordinary_batch
         special, array = library.bpe_py_encode, library.bpe_py_encode_array
+        special_batch = library.bpe_py_encode_batch
     except AttributeError:  # also when there is no library
         return None
     # A py_object result is the new reference the function returns (ctypes takes it over).
@@ -407,7 +409,11 @@ def _compiled_lists():
     special.restype = ctypes.py_object
     array.argtypes = [ctypes.c_void_p, ctypes.py_object, ctypes.py_object]
     array.restype = ctypes.py_object
-    return one, batch, special, array
+    special_batch.argtypes = [
+        ctypes.c_void_p, ctypes.py_object, ctypes.py_object, ctypes.c_size_t, ctypes.c_void_p, ctypes.c_size_t
+    ]
+    special_batch.restype = ctypes.py_object
+    return one, batch, special, array, special_batch
 
 
 @functools.cache
@@ -632,6 +638,15 @@ class Encoder(NativeObject):
         out = ffi.new("bpe_ids_batch *")
         _check(lib.bpe_encoder_encode_ordinary_batch(ptr, array_.cdata, array_.count, threads, out))
         return out
+
+    def encode_batch_str(
+        self, texts: Sequence[str], allowed_special: list[str], threads: int
+    ) -> list[list[int]] | None:
+        """:meth:`encode_str` for many texts on ``threads`` threads, or None."""
+        ptr = self._ptr  # held, so that the handle outlives the call (see NativeObject)
+        if self._ints is None or ptr is None:
+            return None
+        return self._lists[4](self._address, list(texts), allowed_special, threads, *self._table)
 
     def encode_batch(
         self, texts: Sequence[bytes], allowed_special: Sequence[bytes], threads: int

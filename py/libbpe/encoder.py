@@ -219,13 +219,18 @@ class Encoder:
     ) -> list[list[int]]:
         """:meth:`encode` over many texts, in parallel."""
         allowed = self._allowed(allowed_special)
-        for t in text:
-            self._check_disallowed(t, allowed, disallowed_special)
-        data = [_utf8(t) for t in text]
+        if not (allowed_special == "all" and disallowed_special == "all"):  # else none is disallowed
+            for t in text:
+                self._check_disallowed(t, allowed, disallowed_special)
         if not allowed:
-            return self._native.encode_ordinary_batch(data, _threads(num_threads))
+            return self.encode_ordinary_batch(text, num_threads=num_threads)
+        threads = _threads(num_threads)
+        if all(type(t) is str for t in text):  # anything else gets _utf8's checks
+            ids = self._native.encode_batch_str(text, allowed, threads)
+            if ids is not None:
+                return ids
         names = [name.encode("utf-8") for name in allowed]
-        return self._native.encode_batch(data, names, _threads(num_threads))
+        return self._native.encode_batch([_utf8(t) for t in text], names, threads)
 
     def encode_single_token(self, text_or_bytes: str | bytes) -> int:
         """The id of exactly one token (ordinary or special); ``KeyError`` if it is not one."""

@@ -420,6 +420,12 @@ def test_openai_vocabularies_on_long_runs(openai_pair):
         assert enc.encode_ordinary(text) == twin.encode_ordinary(text), repr(text[:40])
 
 
+def without_lone_surrogates(texts: list[str]) -> list[str]:
+    """The texts that are valid Unicode, which the compiled paths read (for the others,
+    the package encodes the text itself and takes the C ABI)."""
+    return [t for t in texts if t.encode("utf-8", "replace") == t.encode("utf-8", "surrogatepass")]
+
+
 def abi_path(enc: libbpe.Encoder) -> libbpe.Encoder:
     """The same encoder returning ids through the C ABI's buffers instead of the compiled
     list builders (the package's fallback, and its path when they fail)."""
@@ -462,8 +468,8 @@ def test_compiled_lists_are_used_and_equal_the_abi_path(openai_pair):
     names = sorted(enc.special_tokens_set)
     texts = generated_texts(5, 300, names)
     assert sum(name in t for t in texts for name in names) > 50
-    readable = [t for t in texts if t.encode("utf-8", "replace") == t.encode("utf-8", "surrogatepass")]
-    assert len(readable) > 100  # strings without lone surrogates, which the compiled path reads
+    readable = without_lone_surrogates(texts)
+    assert len(readable) > 100  # the compiled path reads them
     assert all(enc._native.encode_str(t, names) is not None for t in readable)
     for allowed in ("all", set(names[:1]), set(names[1:])):
         fast = [enc.encode(t, allowed_special=allowed, disallowed_special=()) for t in texts]
@@ -485,6 +491,14 @@ def test_the_rest_of_tiktokens_api_gives_tiktokens_answers(openai_pair):
     assert enc.encode_to_numpy("").tolist() == []
     # Strings are read by compiled code; lone surrogates (in some texts above) take the ABI.
     assert enc._native.encode_array_str("hello world", []) is not None
+    assert enc._native.encode_batch_str(["hello", "world"], names, 2) is not None
+    # A batch with a lone surrogate takes the ABI's path, one without the compiled one.
+    readable = without_lone_surrogates(texts)
+    assert 50 < len(readable) < len(texts)
+    for batch in (texts, readable):
+        for allowed in ("all", set(names[:1])):
+            got = enc.encode_batch(batch, allowed_special=allowed, disallowed_special=())
+            assert got == twin.encode_batch(batch, allowed_special=allowed, disallowed_special=())
     assert enc._native.encode_array_str("a\ud800", []) is None
     with pytest.raises(ValueError, match="disallowed special token"):
         enc.encode_to_numpy("a <|endoftext|>")

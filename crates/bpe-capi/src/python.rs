@@ -505,6 +505,47 @@ pub unsafe extern "C" fn bpe_py_encode_ordinary_batch(
     let Some(encoder) = encoder.as_ref() else {
         return none();
     };
+    lists_of_batch(texts, table, |strs, each| {
+        encoder.encoder.encode_ordinary_each(strs, threads, each)
+    })
+}
+
+/// [`bpe_py_encode`] for each `str` or `bytes` of the list `texts`, on `threads` threads
+/// (0: one per core): a list of lists, or `None` on any failure.
+#[no_mangle]
+pub unsafe extern "C" fn bpe_py_encode_batch(
+    encoder: *const bpe_encoder,
+    texts: *mut PyObject,
+    allowed: *mut PyObject,
+    threads: usize,
+    ints: *const *mut PyObject,
+    n_ints: usize,
+) -> *mut PyObject {
+    let table = Table { ints, len: n_ints };
+    let Some(encoder) = encoder.as_ref() else {
+        return none();
+    };
+    let Some((_held, names)) = texts_of(allowed, utf8_of) else {
+        return none();
+    };
+    lists_of_batch(texts, table, |strs, each| {
+        encoder
+            .encoder
+            .encode_each(strs, Allowed::Only(&names), threads, each)
+    })
+}
+
+/// Where an encoder hands the ids of each text of a batch, by index.
+type Each<'a> = &'a (dyn Fn(usize, bpe_core::Result<Vec<u32>>) + Sync);
+
+/// The list of the lists of ids that `encode_each` finds in the texts of the list `texts`
+/// (each a `str` or a `bytes`), handing them to the function it is given; `None` on any
+/// failure.
+unsafe fn lists_of_batch(
+    texts: *mut PyObject,
+    table: Table,
+    encode_each: impl FnOnce(&[&str], Each) -> bpe_core::Result<()> + Send,
+) -> *mut PyObject {
     let Some((held, strs)) = texts_of(texts, utf8_of) else {
         return none();
     };
@@ -525,7 +566,7 @@ pub unsafe extern "C" fn bpe_py_encode_ordinary_batch(
                 let each = |i, ids| drop(sender.send((i, ids)));
                 // An error here means no thread could start and nothing was sent, which
                 // the receiving below sees as an early end.
-                let _ = encoder.encoder.encode_ordinary_each(&strs, threads, each);
+                let _ = encode_each(&strs, &each);
             });
             for _ in 0..n {
                 let Some(Ok((i, ids))) = without_gil(|| results.recv()) else {

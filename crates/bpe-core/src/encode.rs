@@ -174,12 +174,19 @@ impl Encoder {
         threads: usize,
         each: impl Fn(usize, Result<Vec<u32>>) + Sync,
     ) -> Result<()> {
-        let run = || {
-            texts.par_iter().enumerate().for_each(|(i, t)| {
-                each(i, self.encode_ordinary(t).map_err(|e| e.in_document(i)));
-            })
-        };
-        on_threads(threads, run)
+        each_text(texts, threads, |t| self.encode_ordinary(t), each)
+    }
+
+    /// [`Encoder::encode_ordinary_each`] for [`Encoder::encode`]: the `allowed` special
+    /// tokens become their ids.
+    pub fn encode_each(
+        &self,
+        texts: &[&str],
+        allowed: Allowed,
+        threads: usize,
+        each: impl Fn(usize, Result<Vec<u32>>) + Sync,
+    ) -> Result<()> {
+        each_text(texts, threads, |t| self.encode(t, allowed), each)
     }
 
     /// Encodes many texts with special tokens on `threads` threads (0: one per core).
@@ -361,6 +368,22 @@ impl Encoder {
             i = next[i];
         }
     }
+}
+
+/// Hands `each` the index and the ids (or the error) of every text, as `encode` finds them
+/// on `threads` threads.
+fn each_text(
+    texts: &[&str],
+    threads: usize,
+    encode: impl Fn(&str) -> Result<Vec<u32>> + Sync,
+    each: impl Fn(usize, Result<Vec<u32>>) + Sync,
+) -> Result<()> {
+    let run = || {
+        texts.par_iter().enumerate().for_each(|(i, t)| {
+            each(i, encode(t).map_err(|e| e.in_document(i)));
+        })
+    };
+    on_threads(threads, run)
 }
 
 /// Runs `f` on `threads` threads: rayon's global pool (one per core) for 0, else a pool of

@@ -106,6 +106,24 @@ fn batch_equals_one_by_one() {
     .unwrap();
     let each: Vec<Vec<u32>> = each.into_inner().unwrap().into_iter().flatten().collect();
     assert_eq!(each, batch);
+    // With special tokens: as `encode` gives them, text by text.
+    let texts: Vec<String> = (0..200)
+        .map(|i| format!("<|bos|>doc {i}<|endoftext|> the dog {}", "x".repeat(i % 5)))
+        .collect();
+    let refs: Vec<&str> = texts.iter().map(|s| s.as_str()).collect();
+    for allowed in [Allowed::All, Allowed::Only(&["<|endoftext|>"])] {
+        let each = std::sync::Mutex::new(vec![None; refs.len()]);
+        e.encode_each(&refs, allowed, 2, |i, ids| {
+            let old = each.lock().unwrap()[i].replace(ids.unwrap());
+            assert!(old.is_none(), "text {i} handed over twice");
+        })
+        .unwrap();
+        let each: Vec<Vec<u32>> = each.into_inner().unwrap().into_iter().flatten().collect();
+        let one_by_one: Vec<Vec<u32>> =
+            refs.iter().map(|t| e.encode(t, allowed).unwrap()).collect();
+        assert_eq!(each, one_by_one);
+        assert_eq!(e.encode_batch(&refs, allowed, 2).unwrap(), one_by_one);
+    }
 }
 
 #[test]
