@@ -416,19 +416,24 @@ def _compiled_lists():
     return one, batch, special, array, special_batch
 
 
+# The builtins that bpe_py_function makes, in the order of its kinds.
+_BUILTINS = ("encode_ordinary", "decode_bytes")
+
+
 @functools.cache
 def _compiled_function():
-    """The library's maker of builtin ``encode_ordinary`` functions
-    (``bpe_py_encode_ordinary_function``), called through ctypes, or None if this build of
-    the library lacks it."""
+    """The library's maker of builtin functions (``bpe_py_function``), called through
+    ctypes, or None if this build of the library lacks it."""
     import ctypes
 
     library = _python_library()
     try:
-        make = library.bpe_py_encode_ordinary_function
+        make = library.bpe_py_function
     except AttributeError:  # also when there is no library
         return None
-    make.argtypes = [ctypes.c_void_p, ctypes.py_object, ctypes.c_void_p, ctypes.c_size_t, ctypes.py_object]
+    make.argtypes = [
+        ctypes.c_void_p, ctypes.c_int, ctypes.py_object, ctypes.c_void_p, ctypes.c_size_t, ctypes.py_object
+    ]
     make.restype = ctypes.py_object
     return make
 
@@ -510,15 +515,17 @@ class Encoder(NativeObject):
             return None
         return self._lists[0](self._address, text, *self._table)
 
-    def encode_ordinary_function(self, fallback: Callable[[object], list[int]]) -> Callable[[str], list[int]] | None:
-        """A builtin function that encodes a ``str`` as :meth:`encode_ordinary_str` does,
-        but costs a builtin's call rather than a ctypes call, and returns ``fallback(text)``
-        wherever that would return None. It keeps the native encoder alive for as long as it
-        lives, even after :meth:`close`. None when the library lacks it."""
+    def builtin(self, name: str, fallback: Callable) -> Callable | None:
+        """A builtin function that costs a builtin's call rather than a ctypes call:
+        ``encode_ordinary(text)``, which encodes a ``str`` as :meth:`encode_ordinary_str`
+        does, or ``decode_bytes(tokens)``, the bytes of a list or tuple of ids. Each returns
+        ``fallback(argument)`` for anything it cannot take itself. It keeps the native
+        encoder alive for as long as it lives, even after :meth:`close`. None when the
+        library lacks it."""
         make = _compiled_function()
         if make is None or self._ints is None:
             return None
-        return make(self._address, self._ints, *self._table, fallback)
+        return make(self._address, _BUILTINS.index(name), self._ints, *self._table, fallback)
 
     def encode_ordinary(self, text: bytes) -> list[int]:
         """Ids of UTF-8 ``text``, special tokens in it treated as plain text."""

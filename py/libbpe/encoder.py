@@ -107,12 +107,17 @@ class Encoder:
         self.name = name
         # Bound once: encode_ordinary is called per document and every attribute lookup counts.
         self._encode_ordinary_str = native.encode_ordinary_str
-        # Better still, a builtin function in place of the method, where the library makes
-        # one: a call through ctypes and two Python frames cost more than encoding a
-        # sentence. It hands anything but a str it can read to the method's own path.
-        fast = native.encode_ordinary_function(functools.partial(_encode_ordinary_bytes, native))
-        if fast is not None:
-            self.encode_ordinary = fast
+        # Better still, builtin functions in place of the methods, where the library makes
+        # them: a call through ctypes and two Python frames cost more than encoding a
+        # sentence or decoding a token. They hand what they cannot take to the methods' own
+        # paths, which hold the native encoder, not this one (no reference cycle).
+        for name, fallback in [
+            ("encode_ordinary", functools.partial(_encode_ordinary_bytes, native)),
+            ("decode_bytes", native.decode),
+        ]:
+            fast = native.builtin(name, fallback)
+            if fast is not None:
+                setattr(self, name, fast)
 
     # ----------------------------------------------------------------------------- properties
 
@@ -284,13 +289,26 @@ class Encoder:
 
     def decode(self, tokens: Iterable[int], errors: str = "replace") -> str:
         """The text of ``tokens``; bytes that are not valid UTF-8 become U+FFFD by default."""
-        return self._native.decode(tokens).decode("utf-8", errors)
+        return self.decode_bytes(tokens).decode("utf-8", errors)
 
     def decode_single_token_bytes(self, token: int) -> bytes:
-        return self._native.decode((token,))
+        """The bytes of one token (``KeyError`` if it is none)."""
+        tokens = self._token_bytes
+        if type(token) is int and 0 <= token < len(tokens):
+            return tokens[token]
+        return self.decode_bytes((token,))  # a special token, or an error that names the id
 
     def decode_tokens_bytes(self, tokens: Iterable[int]) -> list[bytes]:
-        return [self._native.decode((t,)) for t in tokens]
+        return [self.decode_single_token_bytes(t) for t in tokens]
+
+    @functools.cached_property
+    def _token_bytes(self) -> list[bytes]:
+        """The bytes of every ordinary token, by rank: made on first use (a few ms for 200k
+        ranks), so that a token's bytes cost a list index, as tiktoken's do."""
+        tokens: list[bytes] = [b""] * len(self._mergeable_ranks)
+        for token, rank in self._mergeable_ranks.items():
+            tokens[rank] = token
+        return tokens
 
     def decode_with_offsets(self, tokens: Sequence[int]) -> tuple[str, list[int]]:
         """The text of ``tokens`` and where each token starts in it, as tiktoken gives them: a
@@ -334,9 +352,10 @@ class Encoder:
     def close(self) -> None:
         """Frees the native encoder now, or when the calls that other threads are making with
         it return (it is freed on garbage collection otherwise)."""
-        # The builtin encode_ordinary keeps the encoder alive; without it, the method says
-        # the encoder is closed.
+        # The builtins keep the encoder alive; without them, the methods say the encoder is
+        # closed.
         self.__dict__.pop("encode_ordinary", None)
+        self.__dict__.pop("decode_bytes", None)
         self._native.close()
 
     def __enter__(self) -> Encoder:

@@ -434,7 +434,7 @@ def abi_path(enc: libbpe.Encoder) -> libbpe.Encoder:
     twin.__dict__.update(native.__dict__, _ints=None)
     copy = object.__new__(type(enc))
     copy.__dict__.update(enc.__dict__, _native=twin, _encode_ordinary_str=twin.encode_ordinary_str)
-    del copy.__dict__["encode_ordinary"]  # the builtin, back to the method
+    del copy.__dict__["encode_ordinary"], copy.__dict__["decode_bytes"]  # the builtins, back to the methods
     return copy
 
 
@@ -515,6 +515,10 @@ def test_the_rest_of_tiktokens_api_gives_tiktokens_answers(openai_pair):
     assert enc.eot_token == twin.eot_token
     some = list(enc.special_tokens.values()) + list(range(0, enc.n_vocab, 997))
     assert [enc.is_special_token(i) for i in some] == [twin.is_special_token(i) for i in some]
+    assert [enc.decode_single_token_bytes(i) for i in some] == [twin.decode_single_token_bytes(i) for i in some]
+    for bad in (-1, enc.n_vocab + 3):
+        with pytest.raises(KeyError):
+            enc.decode_single_token_bytes(bad)
     assert any(enc.is_special_token(i) for i in some) and not all(enc.is_special_token(i) for i in some)
 
 
@@ -540,6 +544,33 @@ def test_encode_ordinary_is_a_builtin_with_the_methods_results(openai_pair):
         enc.encode_ordinary("a", "b")
 
 
+def test_decode_bytes_is_a_builtin_with_the_methods_results(openai_pair):
+    import types
+
+    import numpy
+
+    enc, twin = openai_pair
+    assert isinstance(enc.decode_bytes, types.BuiltinFunctionType)
+    slow = abi_path(enc)
+    assert isinstance(slow.decode_bytes, types.MethodType)
+
+    def outcome(decode, tokens):
+        try:
+            return decode(tokens)
+        except Exception as e:  # the type and message, to compare the two paths
+            return type(e), str(e)
+
+    ids = twin.encode("hello wörld 😀 <|endoftext|>", allowed_special="all")
+    for make in (list, tuple, iter, lambda x: numpy.array(x, dtype=numpy.uint32), lambda x: x[:0]):
+        assert enc.decode_bytes(make(ids)) == twin.decode_bytes(list(make(ids))) == slow.decode_bytes(make(ids))
+    bad = [[-1], [2**32], [2**70], [enc.n_vocab + 7], [1.5], ["a"], [None], None, 5, (True, 2**33)]
+    for tokens in bad:
+        got = outcome(enc.decode_bytes, tokens)
+        assert isinstance(got, tuple), f"{tokens!r} decoded to {got!r}"
+        assert got == outcome(slow.decode_bytes, tokens)
+    assert enc.decode_bytes((True, 1)) == twin.decode_bytes([1, 1])  # bool is an int
+
+
 def test_the_builtin_outlives_close_and_makes_no_cycle():
     import gc
     import sys
@@ -551,9 +582,9 @@ def test_the_builtin_outlives_close_and_makes_no_cycle():
     ranks = {bytes([b]): b for b in range(256)} | {b"ab": 256, b"abab": 257}
     enc = libbpe.Encoder(ranks, libbpe.GPT4_PATTERN)
     ints = enc._native._ints
-    held = sys.getrefcount(ints)
     builtin = enc.encode_ordinary
     enc.close()
+    held = sys.getrefcount(ints)
     # Closed, the encoder refuses; a builtin taken before keeps its own hold on the encoder.
     with pytest.raises(libbpe.errors.StateError):
         enc.encode_ordinary("abab")

@@ -55,6 +55,13 @@ extern "C" {
     fn Py_IncRef(o: *mut PyObject);
     fn PyLong_FromUnsignedLong(v: std::ffi::c_ulong) -> *mut PyObject;
     fn PyByteArray_FromStringAndSize(bytes: *const c_char, len: isize) -> *mut PyObject;
+    fn PyBytes_FromStringAndSize(bytes: *const c_char, len: isize) -> *mut PyObject;
+    /// `(unsigned long)-1` with an exception set for anything but an int in range.
+    fn PyLong_AsUnsignedLong(o: *mut PyObject) -> std::ffi::c_ulong;
+    fn PyErr_Occurred() -> *mut PyObject;
+    fn PyTuple_Size(tuple: *mut PyObject) -> isize;
+    /// A borrowed reference, or NULL (with an exception set) out of range.
+    fn PyTuple_GetItem(tuple: *mut PyObject, index: isize) -> *mut PyObject;
     fn Py_DecRef(o: *mut PyObject);
     fn PyErr_Clear();
     fn PyEval_SaveThread() -> *mut c_void;
@@ -349,17 +356,25 @@ unsafe impl Sync for PyMethodDef {}
 /// One argument, passed as is.
 const METH_O: c_int = 0x0008;
 
-static ENCODE_ORDINARY: PyMethodDef = PyMethodDef {
-    name: c"encode_ordinary".as_ptr(),
-    function: encode_ordinary_bound,
-    flags: METH_O,
-    doc: c"encode_ordinary(text, /)\n--\n\nEncodes text, treating special tokens in it as ordinary text.".as_ptr(),
-};
+/// The builtins that [`bpe_py_function`] makes, by kind.
+static FUNCTIONS: [PyMethodDef; 2] = [
+    PyMethodDef {
+        name: c"encode_ordinary".as_ptr(),
+        function: encode_ordinary_bound,
+        flags: METH_O,
+        doc: c"encode_ordinary(text, /)\n--\n\nEncodes text, treating special tokens in it as ordinary text.".as_ptr(),
+    },
+    PyMethodDef {
+        name: c"decode_bytes".as_ptr(),
+        function: decode_bytes_bound,
+        flags: METH_O,
+        doc: c"decode_bytes(tokens, /)\n--\n\nThe bytes of tokens concatenated (special tokens give their text).".as_ptr(),
+    },
+];
 
-/// What a function made by [`bpe_py_encode_ordinary_function`] holds: the encoder itself
-/// (not the handle, which the package may free first), the table of ints and a reference
-/// to the object that keeps them, and the function it calls for anything but a `str` its
-/// encoder can read.
+/// What a function made by [`bpe_py_function`] holds: the encoder itself (not the handle,
+/// which the package may free first), the table of ints and a reference to the object that
+/// keeps them, and the function it calls for anything it cannot take itself.
 struct Bound {
     encoder: Arc<Encoder>,
     table: Table,
@@ -379,14 +394,18 @@ unsafe extern "C" fn free_bound(capsule: *mut PyObject) {
     Py_DecRef(bound.fallback);
 }
 
-/// The body of the functions that [`bpe_py_encode_ordinary_function`] makes.
+/// The [`Bound`] in a capsule, or `None` with an exception set.
+unsafe fn bound<'a>(capsule: *mut PyObject) -> Option<&'a Bound> {
+    (PyCapsule_GetPointer(capsule, std::ptr::null()) as *const Bound).as_ref()
+}
+
+/// The body of `encode_ordinary` (see [`bpe_py_function`]).
 unsafe extern "C" fn encode_ordinary_bound(
     capsule: *mut PyObject,
     text: *mut PyObject,
 ) -> *mut PyObject {
-    let bound = PyCapsule_GetPointer(capsule, std::ptr::null()) as *const Bound;
-    let Some(bound) = bound.as_ref() else {
-        return std::ptr::null_mut(); // the exception is set
+    let Some(bound) = bound(capsule) else {
+        return std::ptr::null_mut();
     };
     // A subclass of `str` may redefine what its text is; the fallback asks it.
     if is_exact_str(text) {
@@ -398,23 +417,72 @@ unsafe extern "C" fn encode_ordinary_bound(
     PyObject_CallFunctionObjArgs(bound.fallback, text, std::ptr::null_mut::<PyObject>())
 }
 
-/// A new builtin function `encode_ordinary(text)` that does what [`bpe_py_encode_ordinary`]
-/// does for `encoder` and an exact `str`, and returns `fallback(text)` for anything else
-/// (another type, a lone surrogate, a failure): a call costs what a call to a builtin
-/// does, a fraction of a call through ctypes, which for a short text is most of the work.
+/// The body of `decode_bytes` (see [`bpe_py_function`]).
+unsafe extern "C" fn decode_bytes_bound(
+    capsule: *mut PyObject,
+    tokens: *mut PyObject,
+) -> *mut PyObject {
+    let Some(bound) = bound(capsule) else {
+        return std::ptr::null_mut();
+    };
+    if let Some(bytes) = ids_of(tokens).and_then(|ids| bound.encoder.decode(&ids).ok()) {
+        let bytes = PyBytes_FromStringAndSize(bytes.as_ptr().cast(), bytes.len() as isize);
+        if !bytes.is_null() {
+            return bytes;
+        }
+    }
+    PyErr_Clear();
+    PyObject_CallFunctionObjArgs(bound.fallback, tokens, std::ptr::null_mut::<PyObject>())
+}
+
+/// The ids in `tokens`, a `list` or `tuple` of ints that fit in 32 bits; `None` (an
+/// exception may be set) for anything else.
+unsafe fn ids_of(tokens: *mut PyObject) -> Option<Vec<u32>> {
+    let (n, item): (
+        isize,
+        unsafe extern "C" fn(*mut PyObject, isize) -> *mut PyObject,
+    ) = match PyList_Size(tokens) {
+        n if n >= 0 => (n, PyList_GetItem),
+        _ => {
+            PyErr_Clear();
+            (PyTuple_Size(tokens), PyTuple_GetItem)
+        }
+    };
+    let mut ids = Vec::with_capacity(n.max(0) as usize);
+    for i in 0..n {
+        let id = PyLong_AsUnsignedLong(item(tokens, i));
+        if id == std::ffi::c_ulong::MAX && !PyErr_Occurred().is_null() {
+            return None;
+        }
+        ids.push(u32::try_from(id).ok()?);
+    }
+    (n >= 0).then_some(ids)
+}
+
+/// A new builtin function for `encoder`, of one kind (its index in [`FUNCTIONS`]):
+///
+/// - 0: `encode_ordinary(text)`, which does what [`bpe_py_encode_ordinary`] does for an
+///   exact `str`;
+/// - 1: `decode_bytes(tokens)`, the bytes of a `list` or `tuple` of ids;
+///
+/// each returning `fallback(argument)` for anything else (another type, a lone surrogate,
+/// an unknown id, a failure), which the package makes say what is wrong. A call costs what
+/// a call to a builtin does, a fraction of a call through ctypes, which for a short text is
+/// most of the work.
 ///
 /// It keeps the encoder (not the handle: freeing that is safe, and leaves the function
 /// working), `ints` (the object that keeps the `n_ints` int objects at `table` alive) and
-/// `fallback`. `None` on failure.
+/// `fallback`. `None` on failure, or for an unknown kind.
 #[no_mangle]
-pub unsafe extern "C" fn bpe_py_encode_ordinary_function(
+pub unsafe extern "C" fn bpe_py_function(
     encoder: *const bpe_encoder,
+    kind: c_int,
     ints: *mut PyObject,
     table: *const *mut PyObject,
     n_ints: usize,
     fallback: *mut PyObject,
 ) -> *mut PyObject {
-    let Some(encoder) = encoder.as_ref() else {
+    let (Some(encoder), Some(def)) = (encoder.as_ref(), FUNCTIONS.get(kind as usize)) else {
         return none();
     };
     let bound = Box::into_raw(Box::new(Bound {
@@ -434,7 +502,7 @@ pub unsafe extern "C" fn bpe_py_encode_ordinary_function(
     // Taken now that the capsule's destructor will release them.
     Py_IncRef(ints);
     Py_IncRef(fallback);
-    let function = PyCFunction_NewEx(&ENCODE_ORDINARY, capsule, std::ptr::null_mut());
+    let function = PyCFunction_NewEx(def, capsule, std::ptr::null_mut());
     Py_DecRef(capsule); // the function holds it, or it goes now
     if function.is_null() {
         return none();
