@@ -506,14 +506,20 @@ class Encoder(NativeObject):
         _check(lib.bpe_encoder_n_vocab(self.ptr, out))
         return out[0]
 
+    def _compiled(self, k: int, *args, table: bool = True):
+        """What the compiled function ``k`` of :func:`_compiled_lists` returns for this
+        encoder, ``args`` and (with ``table``) the table of ints; None without those
+        functions, or once closed. The handle is held for the call (see NativeObject)."""
+        ptr = self._ptr
+        if self._ints is None or ptr is None:
+            return None
+        return self._lists[k](self._address, *args, *(self._table if table else ()))
+
     def encode_ordinary_str(self, text: str) -> list[int] | None:
         """Ids of ``text`` (a ``str``, whose UTF-8 the compiled code reads in place), or None
         when the compiled list builders are missing or fail (a lone surrogate, a closed
         encoder): the caller then encodes the text itself and calls :meth:`encode_ordinary`."""
-        ptr = self._ptr  # held, so that the handle outlives the call (see NativeObject)
-        if self._ints is None or ptr is None:
-            return None
-        return self._lists[0](self._address, text, *self._table)
+        return self._compiled(0, text)
 
     def builtin(self, name: str, fallback: Callable) -> Callable | None:
         """A builtin function that costs a builtin's call rather than a ctypes call:
@@ -532,10 +538,9 @@ class Encoder(NativeObject):
         ptr = self._ptr
         if ptr is None:
             raise StateError("this encoder has been closed")
-        if self._ints is not None:
-            ids = self._lists[0](self._address, text, *self._table)
-            if ids is not None:
-                return ids
+        ids = self._compiled(0, text)
+        if ids is not None:
+            return ids
         out = ffi.new("bpe_ids *")
         status = lib.bpe_encoder_encode_ordinary(ptr, text, len(text), out)
         if status:
@@ -549,18 +554,12 @@ class Encoder(NativeObject):
         """Ids of ``text`` (a ``str``, read in place), the ``allowed_special`` tokens becoming
         their ids, as lists made in compiled code; None where :meth:`encode_ordinary_str`
         would return None."""
-        ptr = self._ptr  # held, so that the handle outlives the call (see NativeObject)
-        if self._ints is None or ptr is None:
-            return None
-        return self._lists[2](self._address, text, allowed_special, *self._table)
+        return self._compiled(2, text, allowed_special)
 
     def encode_array_str(self, text: str, allowed_special: list[str]) -> bytearray | None:
         """:meth:`encode_str`'s ids as :meth:`encode_array` gives them, made in compiled
         code; None where :meth:`encode_str` would return None."""
-        ptr = self._ptr  # held, so that the handle outlives the call (see NativeObject)
-        if self._lists is None or ptr is None:
-            return None
-        return self._lists[3](self._address, text, allowed_special)
+        return self._compiled(3, text, allowed_special, table=False)
 
     def encode_array(self, text: bytes, allowed_special: Sequence[bytes]) -> bytearray:
         """:meth:`encode`'s ids as native ``uint32`` values, copied in one go from the ABI's
@@ -585,10 +584,7 @@ class Encoder(NativeObject):
 
     def encode_ordinary_batch_str(self, texts: Sequence[str], threads: int) -> list[list[int]] | None:
         """:meth:`encode_ordinary_str` for many texts on ``threads`` threads, or None."""
-        ptr = self._ptr  # held, so that the handle outlives the call (see NativeObject)
-        if self._ints is None or ptr is None:
-            return None
-        return self._lists[1](self._address, list(texts), threads, *self._table)
+        return self._compiled(1, list(texts), threads)
 
     def encode_ordinary_batch(self, texts: Sequence[bytes], threads: int) -> list[list[int]]:
         """Ids of many UTF-8 texts, encoded natively on ``threads`` threads.
@@ -599,10 +595,9 @@ class Encoder(NativeObject):
         this thread converts the groups already done: the two overlap.
         """
         ptr = self.ptr
-        if self._ints is not None:
-            ids = self._lists[1](self._address, list(texts), threads, *self._table)
-            if ids is not None:
-                return ids
+        ids = self._compiled(1, list(texts), threads)
+        if ids is not None:
+            return ids
         if len(texts) < 2 * _GROUP:
             return _unpack_batch(self._encode_ordinary_group(ptr, texts, threads))
         groups = [texts[i : i + _GROUP] for i in range(0, len(texts), _GROUP)]
@@ -650,10 +645,7 @@ class Encoder(NativeObject):
         self, texts: Sequence[str], allowed_special: list[str], threads: int
     ) -> list[list[int]] | None:
         """:meth:`encode_str` for many texts on ``threads`` threads, or None."""
-        ptr = self._ptr  # held, so that the handle outlives the call (see NativeObject)
-        if self._ints is None or ptr is None:
-            return None
-        return self._lists[4](self._address, list(texts), allowed_special, threads, *self._table)
+        return self._compiled(4, list(texts), allowed_special, threads)
 
     def encode_batch(
         self, texts: Sequence[bytes], allowed_special: Sequence[bytes], threads: int
