@@ -18,6 +18,9 @@ use std::sync::Mutex;
 /// keep every core busy; see [`Pretokenizer::pieces`].
 const PIECE_BYTES: usize = 1 << 20;
 
+/// Short documents are split in jobs of at least this many bytes (see `count_parts`).
+const JOB_BYTES: usize = 64 << 10;
+
 /// Most chunks are a short word with its leading space. Those of up to 7 bytes (85% of
 /// them in English prose and code) are packed into one `u64`, those of up to 15 into one
 /// `u128` (bytes little-endian, length in the top byte, so distinct chunks get distinct
@@ -255,35 +258,56 @@ fn count_parts<'a>(
     documents: &[&'a str],
     cancel: &AtomicBool,
 ) -> Result<Vec<BatchCounts<'a>>> {
-    let pieces: Vec<(usize, &str)> = documents
-        .iter()
-        .enumerate()
-        .flat_map(|(i, d)| {
-            pretokenizer
-                .pieces(d, PIECE_BYTES)
-                .into_iter()
-                .map(move |p| (i, p))
-        })
-        .collect();
+    let mut pieces: Vec<(usize, &str)> = Vec::with_capacity(documents.len());
+    for (i, d) in documents.iter().enumerate() {
+        if d.len() < 2 * PIECE_BYTES {
+            pieces.push((i, d)); // one piece, as `pieces` would make it, without a Vec
+        } else {
+            pieces.extend(
+                pretokenizer
+                    .pieces(d, PIECE_BYTES)
+                    .into_iter()
+                    .map(|p| (i, p)),
+            );
+        }
+    }
+    // Jobs of consecutive pieces of at least JOB_BYTES in all (a long document's pieces
+    // are jobs of their own): a job costs a lock, a check for cancellation and rayon's
+    // hand-over, which for a short line of text costs more than splitting it.
+    let mut jobs = vec![0];
+    let mut bytes = 0;
+    for (k, (_, piece)) in pieces.iter().enumerate() {
+        bytes += piece.len();
+        if bytes >= JOB_BYTES {
+            jobs.push(k + 1);
+            bytes = 0;
+        }
+    }
+    if jobs.last() != Some(&pieces.len()) {
+        jobs.push(pieces.len());
+    }
     // One table per worker thread, not per job: merging tables costs about as much as
-    // filling them, so there should be as few as there are threads, while the pieces stay
-    // small jobs that idle threads can steal. A worker holds its own slot's lock only while
-    // it splits one piece, so the locks are never contended.
+    // filling them, so there should be as few as there are threads, while the jobs stay
+    // small enough that idle threads can steal them. A worker holds its own slot's lock
+    // only while it splits one job, so the locks are never contended.
     let threads = rayon::current_num_threads();
     let slots: Vec<Mutex<BatchCounts<'a>>> = (0..threads).map(|_| Mutex::default()).collect();
-    pieces.par_iter().try_for_each(|&(document, piece)| {
+    jobs.par_windows(2).try_for_each(|job| {
         if cancel.load(Ordering::Relaxed) {
             return Err(Error::Cancelled);
         }
         let slot = rayon::current_thread_index().unwrap_or(0) % threads;
         let mut local = slots[slot].lock().unwrap_or_else(|e| e.into_inner());
-        let text = piece.as_bytes();
-        pretokenizer
-            .split(piece, |chunk| {
-                let at = chunk.as_ptr() as usize - text.as_ptr() as usize;
-                local.add(text, at, chunk.len())
-            })
-            .map_err(|message| Error::RegexRuntime { document, message })
+        for &(document, piece) in &pieces[job[0]..job[1]] {
+            let text = piece.as_bytes();
+            pretokenizer
+                .split(piece, |chunk| {
+                    let at = chunk.as_ptr() as usize - text.as_ptr() as usize;
+                    local.add(text, at, chunk.len())
+                })
+                .map_err(|message| Error::RegexRuntime { document, message })?;
+        }
+        Ok(())
     })?;
     Ok(slots
         .into_iter()

@@ -159,3 +159,19 @@ fn a_long_document_checked_in_pieces_names_its_first_bad_byte() {
     }
     assert_eq!(t.counts().documents(), 2);
 }
+
+#[test]
+fn a_regex_failure_among_many_short_documents_names_its_document() {
+    // Short documents are split in jobs of many; the error must still name the one at fault.
+    // A repeated choice of two ways to match `a`, with a lookahead that keeps fancy-regex
+    // backtracking through every combination until it gives up.
+    let bad = "a".repeat(40) + "c";
+    let mut documents: Vec<&[u8]> = vec![b"fine text".as_slice(); 5000];
+    documents[3217] = bad.as_bytes();
+    let mut t = Trainer::new(r"(?:(?=a)a|a)+b|\s+|[^a\s]+|a", 2).unwrap();
+    match t.feed(&documents) {
+        Err(Error::RegexRuntime { document, .. }) => assert_eq!(document, 3217),
+        other => panic!("expected a regex failure in document 3217: {other:?}"),
+    }
+    assert!(t.counts().is_empty(), "a rejected batch counts nothing");
+}
