@@ -511,8 +511,24 @@ pub unsafe extern "C" fn bpe_py_function(
 }
 
 /// `encoder`'s ids of `text` (a `str`, or a `bytes` of UTF-8), the special tokens named in
-/// the list `allowed` (of `str`) becoming their ids, as [`bpe_py_encode_ordinary`] lists
-/// them (a special token's id is a new int); `None` on any failure.
+/// the list `allowed` (of `str`) becoming their ids (see [`run_encode`]); `None` if either
+/// cannot be read, or encoding fails.
+unsafe fn encode_allowed(
+    encoder: *const bpe_encoder,
+    text: *mut PyObject,
+    allowed: *mut PyObject,
+) -> Option<Vec<u32>> {
+    let (encoder, text) = (encoder.as_ref()?, utf8_of(text)?);
+    // The names are held while the GIL is released, when another thread could change the
+    // list.
+    let (_held, names) = texts_of(allowed, utf8_of)?;
+    run_encode(text.len(), || {
+        encoder.encoder.encode(text, Allowed::Only(&names))
+    })
+}
+
+/// [`encode_allowed`]'s ids as [`bpe_py_encode_ordinary`] lists them (a special token's id
+/// is a new int); `None` on any failure.
 #[no_mangle]
 pub unsafe extern "C" fn bpe_py_encode(
     encoder: *const bpe_encoder,
@@ -522,34 +538,21 @@ pub unsafe extern "C" fn bpe_py_encode(
     n_ints: usize,
 ) -> *mut PyObject {
     let table = Table { ints, len: n_ints };
-    let (Some(encoder), Some(text)) = (encoder.as_ref(), utf8_of(text)) else {
-        return none();
-    };
-    // The names are held while the GIL is released, when another thread could change the
-    // list.
-    let Some((_held, names)) = texts_of(allowed, utf8_of) else {
-        return none();
-    };
-    let encode = || encoder.encoder.encode(text, Allowed::Only(&names));
-    ids_list(text.len(), encode, table).unwrap_or_else(|| none())
+    match encode_allowed(encoder, text, allowed).map(|ids| list_of(&ids, table)) {
+        Some(list) if !list.is_null() => list,
+        _ => none(),
+    }
 }
 
-/// [`bpe_py_encode`]'s ids as a `bytearray` of native-endian `uint32` values, for numpy: one
-/// copy of the ids, and no int object for any; `None` on any failure.
+/// [`encode_allowed`]'s ids as a `bytearray` of native-endian `uint32` values, for numpy:
+/// one copy of the ids, and no int object for any; `None` on any failure.
 #[no_mangle]
 pub unsafe extern "C" fn bpe_py_encode_array(
     encoder: *const bpe_encoder,
     text: *mut PyObject,
     allowed: *mut PyObject,
 ) -> *mut PyObject {
-    let (Some(encoder), Some(text)) = (encoder.as_ref(), utf8_of(text)) else {
-        return none();
-    };
-    let Some((_held, names)) = texts_of(allowed, utf8_of) else {
-        return none();
-    };
-    let encode = || encoder.encoder.encode(text, Allowed::Only(&names));
-    let Some(ids) = run_encode(text.len(), encode) else {
+    let Some(ids) = encode_allowed(encoder, text, allowed) else {
         return none();
     };
     let bytes = std::mem::size_of_val(ids.as_slice());
