@@ -175,7 +175,7 @@ class Encoder:
         ``disallowed_special=()`` raises :class:`ValueError`; pass ``disallowed_special=()``
         to encode such text as ordinary text.
         """
-        allowed = self._allowed_in(text, allowed_special, disallowed_special)
+        allowed = self._allowed_in((text,), allowed_special, disallowed_special)
         if not allowed:
             return self.encode_ordinary(text)
         ids = self._native.encode_str(text, allowed) if type(text) is str else None
@@ -199,7 +199,7 @@ class Encoder:
         """
         import numpy
 
-        allowed = self._allowed_in(text, allowed_special, disallowed_special)
+        allowed = self._allowed_in((text,), allowed_special, disallowed_special)
         data = self._native.encode_array_str(text, allowed) if type(text) is str else None
         if data is None:
             data = self._native.encode_array(_utf8(text), [name.encode("utf-8") for name in allowed])
@@ -223,10 +223,7 @@ class Encoder:
         disallowed_special: Literal["all"] | Collection[str] = "all",
     ) -> list[list[int]]:
         """:meth:`encode` over many texts, in parallel."""
-        allowed = self._allowed(allowed_special)
-        if not (allowed_special == "all" and disallowed_special == "all"):  # else none is disallowed
-            for t in text:
-                self._check_disallowed(t, allowed, disallowed_special)
+        allowed = self._allowed_in(text, allowed_special, disallowed_special)
         if not allowed:
             return self.encode_ordinary_batch(text, num_threads=num_threads)
         threads = _threads(num_threads)
@@ -247,11 +244,13 @@ class Encoder:
             return self._special_tokens[text_or_bytes]
         raise KeyError(text_or_bytes)
 
-    def _allowed_in(self, text: str, allowed_special, disallowed_special) -> list[str]:
-        """The allowed special tokens, once ``text`` is found to hold none that is disallowed."""
+    def _allowed_in(self, texts: Iterable[str], allowed_special, disallowed_special) -> list[str]:
+        """The allowed special tokens, once ``texts`` are found to hold none that is
+        disallowed."""
         allowed = self._allowed(allowed_special)
         if not (allowed_special == "all" and disallowed_special == "all"):  # else none is disallowed
-            self._check_disallowed(text, allowed, disallowed_special)
+            for text in texts:
+                self._check_disallowed(text, allowed, disallowed_special)
         return allowed
 
     def _allowed(self, allowed_special) -> list[str]:
