@@ -25,7 +25,7 @@
  * - Threads: a bpe_vocab and a bpe_encoder never change once created, so one handle may
  *   be used from many threads at once. A bpe_trainer runs one call at a time (a concurrent
  *   call gets BPE_ERROR_STATE), except bpe_trainer_cancel(), which any thread may call at
- *   any time.
+ *   any time. Free a handle only once no call on any thread is using it.
  * - No Rust panic ever unwinds into C or aborts the process: a panic (a bug in libbpe) is
  *   caught and returned as BPE_ERROR_PANIC.
  *
