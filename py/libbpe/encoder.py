@@ -206,7 +206,8 @@ class Encoder:
         return numpy.frombuffer(data, dtype=numpy.uint32)
 
     def encode_ordinary_batch(self, text: Sequence[str], *, num_threads: int = 8) -> list[list[int]]:
-        """Encodes many texts as ordinary text, in parallel on ``num_threads`` native threads."""
+        """Encodes many texts as ordinary text, in parallel on ``num_threads`` native threads.
+        Ctrl-C stops it between texts, raising ``KeyboardInterrupt``."""
         threads = _threads(num_threads)
         if all(type(t) is str for t in text):  # anything else gets _utf8's checks
             ids = self._native.encode_ordinary_batch_str(text, threads)

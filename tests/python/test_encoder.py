@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import os
 import pickle
 import random
+import subprocess
+import sys
+import textwrap
 import threading
 import time
 
@@ -573,7 +577,6 @@ def test_decode_bytes_is_a_builtin_with_the_methods_results(openai_pair):
 
 def test_the_builtin_outlives_close_and_makes_no_cycle():
     import gc
-    import sys
     import weakref
 
     from libbpe import _ffi
@@ -605,7 +608,6 @@ def test_the_builtin_outlives_close_and_makes_no_cycle():
 
 
 def test_compiled_lists_share_the_tables_ints_and_leak_no_reference(openai_pair):
-    import sys
 
     enc, _ = openai_pair
     text = "hello hello hello world~"
@@ -630,7 +632,6 @@ def test_compiled_lists_share_the_tables_ints_and_leak_no_reference(openai_pair)
 
 
 def test_texts_are_read_in_place_and_leak_no_reference(openai_pair):
-    import sys
 
     enc, twin = openai_pair
     texts = ["plain ASCII text", "non-ASCII: héllo wörld 中文 😀", "a\ud800b"]
@@ -666,3 +667,52 @@ def test_a_regex_failure_is_reported_by_either_path():
             e.encode_ordinary(bad)
         with pytest.raises(RegexRuntimeError, match="document 1"):
             e.encode_ordinary_batch(["fine", bad, "fine"])
+
+
+# The child times a batch on one thread, then has a timer send it SIGINT a tenth of the way
+# into the same batch, and prints how far along the KeyboardInterrupt came.
+CTRL_C_BATCH_CHILD = textwrap.dedent(
+    """
+    import os, random, signal, threading, time
+    import libbpe
+
+    # SIGINT may start ignored (a shell's background job): this child needs its handler.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    letters = bytes(range(97, 123)) * 9 + b"      "  # 240 bytes: letters, 1 in 40 a space
+    table = bytes(letters[b % len(letters)] for b in range(256))
+    text = random.Random(0).randbytes(24_000_000).translate(table).decode()
+    docs = [text[i : i + 2000] for i in range(0, len(text), 2000)]
+    enc = libbpe.Tokenizer.train_from_iterator(docs[:200], 1000).encoder
+    for allowed in ("ordinary", "all"):
+        encode = (
+            (lambda: enc.encode_ordinary_batch(docs, num_threads=1))
+            if allowed == "ordinary"
+            else (lambda: enc.encode_batch(docs, allowed_special="all", num_threads=1))
+        )
+        start = time.perf_counter()
+        full = encode()
+        whole = time.perf_counter() - start
+        threading.Timer(whole / 10, os.kill, (os.getpid(), signal.SIGINT)).start()
+        start = time.perf_counter()
+        try:
+            encode()
+            print(allowed, "FINISHED", flush=True)
+        except KeyboardInterrupt:
+            print(allowed, "KeyboardInterrupt at", round((time.perf_counter() - start) / whole, 3), flush=True)
+        # The encoder still works, and gives what it gave.
+        assert enc.encode_ordinary_batch(docs[:50], num_threads=2) == full[:50]
+    """
+)
+
+
+@pytest.mark.skipif(os.name != "posix", reason="sends SIGINT")
+def test_ctrl_c_stops_a_long_batch_within_a_text_or_two():
+    out = subprocess.run(
+        [sys.executable, "-c", CTRL_C_BATCH_CHILD], capture_output=True, text=True, timeout=300
+    )
+    assert out.returncode == 0, out.stderr
+    lines = out.stdout.split("\n")[:2]
+    for kind, line in zip(("ordinary", "all"), lines):
+        assert line.startswith(f"{kind} KeyboardInterrupt at "), out.stdout
+        # SIGINT came a tenth of the way in; before, the whole batch ran first (1.1 and up).
+        assert float(line.split()[-1]) < 0.5, out.stdout

@@ -30,6 +30,7 @@ use crate::wide::to_utf8;
 use bpe_core::{Allowed, Encoder};
 use std::borrow::Cow;
 use std::ffi::{c_char, c_int, c_void};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 /// A Python object, only ever handled by pointer.
@@ -64,6 +65,9 @@ extern "C" {
     fn PyTuple_GetItem(tuple: *mut PyObject, index: isize) -> *mut PyObject;
     fn Py_DecRef(o: *mut PyObject);
     fn PyErr_Clear();
+    /// Runs the Python handlers of signals that arrived (on the main thread only): -1, with
+    /// the exception set, if one raised (Ctrl-C's raises `KeyboardInterrupt`).
+    fn PyErr_CheckSignals() -> c_int;
     fn PyEval_SaveThread() -> *mut c_void;
     fn PyEval_RestoreThread(state: *mut c_void);
     static mut _Py_NoneStruct: PyObject;
@@ -606,12 +610,14 @@ pub unsafe extern "C" fn bpe_py_encode_batch(
     })
 }
 
-/// Where an encoder hands the ids of each text of a batch, by index.
-type Each<'a> = &'a (dyn Fn(usize, bpe_core::Result<Vec<u32>>) + Sync);
+/// Where an encoder hands the ids of each text of a batch, by index; it returns whether to
+/// go on.
+type Each<'a> = &'a (dyn Fn(usize, bpe_core::Result<Vec<u32>>) -> bool + Sync);
 
 /// The list of the lists of ids that `encode_each` finds in the texts of the list `texts`
 /// (each a `str` or a `bytes`), handing them to the function it is given; `None` on any
-/// failure.
+/// failure. NULL, with the exception set, if a signal's handler raised meanwhile: Ctrl-C
+/// stops a long batch within a text or two, as it stops tiktoken's.
 unsafe fn lists_of_batch(
     texts: *mut PyObject,
     table: Table,
@@ -629,12 +635,15 @@ unsafe fn lists_of_batch(
     // the list of each text as soon as its ids arrive: the two overlap.
     let (sender, results) = std::sync::mpsc::channel();
     let mut complete = true;
+    let mut interrupted = false;
+    let stop = AtomicBool::new(false);
     let finished = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
         std::thread::scope(|scope| {
+            let stop = &stop;
             scope.spawn(move || {
                 // The sender goes when encoding ends, which ends the receiving too.
                 let sender = sender;
-                let each = |i, ids| drop(sender.send((i, ids)));
+                let each = |i, ids| !stop.load(Ordering::Relaxed) && sender.send((i, ids)).is_ok();
                 // An error here means no thread could start and nothing was sent, which
                 // the receiving below sees as an early end.
                 let _ = encode_each(&strs, &each);
@@ -644,6 +653,13 @@ unsafe fn lists_of_batch(
                     complete = false;
                     break;
                 };
+                // Ctrl-C's handler runs here, between texts, and the encoding starts no
+                // more texts (the scope then waits only for those in progress).
+                if PyErr_CheckSignals() != 0 {
+                    stop.store(true, Ordering::Relaxed);
+                    (complete, interrupted) = (false, true);
+                    break;
+                }
                 // After a failure the rest is still received, but no longer listed.
                 let list = match ids {
                     Ok(ids) if complete => list_of(&ids, table),
@@ -662,7 +678,11 @@ unsafe fn lists_of_batch(
         lists
     } else {
         Py_DecRef(lists);
-        none()
+        if interrupted {
+            std::ptr::null_mut()
+        } else {
+            none()
+        }
     }
 }
 

@@ -166,13 +166,15 @@ impl Encoder {
 
     /// Encodes many texts as ordinary text on `threads` threads (0: one per core), handing
     /// each text's ids (or its error) to `each` with the text's index as soon as they are
-    /// ready: on the thread that encoded it, in no particular order. Fails only if the
-    /// threads cannot be started.
+    /// ready: on the thread that encoded it, in no particular order. `each` returns whether
+    /// to go on: once it returns `false`, the texts not yet started are skipped (so a caller
+    /// can stop a long batch, on Ctrl-C for one). Fails only if the threads cannot be
+    /// started.
     pub fn encode_ordinary_each(
         &self,
         texts: &[&str],
         threads: usize,
-        each: impl Fn(usize, Result<Vec<u32>>) + Sync,
+        each: impl Fn(usize, Result<Vec<u32>>) -> bool + Sync,
     ) -> Result<()> {
         each_text(texts, threads, |t| self.encode_ordinary(t), each)
     }
@@ -184,7 +186,7 @@ impl Encoder {
         texts: &[&str],
         allowed: Allowed,
         threads: usize,
-        each: impl Fn(usize, Result<Vec<u32>>) + Sync,
+        each: impl Fn(usize, Result<Vec<u32>>) -> bool + Sync,
     ) -> Result<()> {
         each_text(texts, threads, |t| self.encode(t, allowed), each)
     }
@@ -371,17 +373,21 @@ impl Encoder {
 }
 
 /// Hands `each` the index and the ids (or the error) of every text, as `encode` finds them
-/// on `threads` threads.
+/// on `threads` threads, until `each` returns `false`.
 fn each_text(
     texts: &[&str],
     threads: usize,
     encode: impl Fn(&str) -> Result<Vec<u32>> + Sync,
-    each: impl Fn(usize, Result<Vec<u32>>) + Sync,
+    each: impl Fn(usize, Result<Vec<u32>>) -> bool + Sync,
 ) -> Result<()> {
     let run = || {
-        texts.par_iter().enumerate().for_each(|(i, t)| {
-            each(i, encode(t).map_err(|e| e.in_document(i)));
-        })
+        // An `Err` makes rayon start no more texts.
+        let _stopped = texts.par_iter().enumerate().try_for_each(|(i, t)| {
+            match each(i, encode(t).map_err(|e| e.in_document(i))) {
+                true => Ok(()),
+                false => Err(()),
+            }
+        });
     };
     on_threads(threads, run)
 }

@@ -102,6 +102,7 @@ fn batch_equals_one_by_one() {
     e.encode_ordinary_each(&refs, 2, |i, ids| {
         let old = each.lock().unwrap()[i].replace(ids.unwrap());
         assert!(old.is_none(), "text {i} handed over twice");
+        true
     })
     .unwrap();
     let each: Vec<Vec<u32>> = each.into_inner().unwrap().into_iter().flatten().collect();
@@ -116,6 +117,7 @@ fn batch_equals_one_by_one() {
         e.encode_each(&refs, allowed, 2, |i, ids| {
             let old = each.lock().unwrap()[i].replace(ids.unwrap());
             assert!(old.is_none(), "text {i} handed over twice");
+            true
         })
         .unwrap();
         let each: Vec<Vec<u32>> = each.into_inner().unwrap().into_iter().flatten().collect();
@@ -123,6 +125,27 @@ fn batch_equals_one_by_one() {
             refs.iter().map(|t| e.encode(t, allowed).unwrap()).collect();
         assert_eq!(each, one_by_one);
         assert_eq!(e.encode_batch(&refs, allowed, 2).unwrap(), one_by_one);
+    }
+}
+
+#[test]
+fn a_batch_stops_soon_after_each_says_so() {
+    let e = Encoder::new(vocab()).unwrap();
+    let texts: Vec<String> = (0..10_000).map(|i| format!("document {i}")).collect();
+    let refs: Vec<&str> = texts.iter().map(|s| s.as_str()).collect();
+    for threads in [1, 2] {
+        let calls = std::sync::atomic::AtomicUsize::new(0);
+        let stop_after = 10;
+        let go_on = |_: usize, _: bpe_core::Result<Vec<u32>>| {
+            calls.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1 < stop_after
+        };
+        e.encode_ordinary_each(&refs, threads, go_on).unwrap();
+        // Each thread finishes the text it has started, and starts no other.
+        let made = calls.into_inner();
+        assert!(
+            (stop_after..stop_after + 2 * threads).contains(&made),
+            "{made} texts handed over after asking to stop at {stop_after} ({threads} threads)"
+        );
     }
 }
 
