@@ -608,7 +608,6 @@ def test_the_builtin_outlives_close_and_makes_no_cycle():
 
 
 def test_compiled_lists_share_the_tables_ints_and_leak_no_reference(openai_pair):
-
     enc, _ = openai_pair
     text = "hello hello hello world~"
     ids = enc.encode_ordinary(text)
@@ -632,7 +631,6 @@ def test_compiled_lists_share_the_tables_ints_and_leak_no_reference(openai_pair)
 
 
 def test_texts_are_read_in_place_and_leak_no_reference(openai_pair):
-
     enc, twin = openai_pair
     texts = ["plain ASCII text", "non-ASCII: héllo wörld 中文 😀", "a\ud800b"]
     expected = [twin.encode_ordinary(t) for t in texts]
