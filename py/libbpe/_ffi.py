@@ -25,12 +25,14 @@ from itertools import accumulate
 from typing import Callable, Iterable, Sequence
 
 from .errors import (
+    BpeError,
     InvalidArgumentError,
     PatternError,
     SpecialTokenError,
     StateError,
     UnknownIdError,
     error_for,
+    renumbered,
 )
 
 try:
@@ -605,11 +607,14 @@ class Encoder(NativeObject):
         stop = threading.Event()
 
         def encode_groups() -> None:
-            for group in groups:
+            for g, group in enumerate(groups):
                 if stop.is_set():
                     return
                 try:
                     done.put(self._encode_ordinary_group(ptr, group, threads))
+                except BpeError as e:  # naming the text by its place in the whole batch
+                    done.put(renumbered(e, g * _GROUP))
+                    return
                 except BaseException as e:  # handed to the caller's thread below
                     done.put(e)
                     return

@@ -12,6 +12,8 @@ the constants of the compiled library.
 
 from __future__ import annotations
 
+import re
+
 __all__ = [
     "BpeError",
     "NullPointerError",
@@ -150,6 +152,20 @@ _BY_STATUS: dict[int, type[BpeError]] = {
         PanicError,
     )
 }
+
+
+def renumbered(error: BpeError, first: int) -> BpeError:
+    """``error`` as it reads for a batch whose documents are numbered from ``first``: the
+    library numbers the documents of each call from 0, and the package feeds and encodes
+    long inputs in several calls. Errors that name no document are returned as they are."""
+    if first == 0 or not isinstance(error, (InvalidUtf8Error, RegexRuntimeError)):
+        return error
+
+    def renumber(m: re.Match) -> str:
+        return f"document {int(m.group(1)) + first}"
+
+    # The library's messages name the document before anything else, as "document N".
+    return type(error)(re.sub(r"\bdocument (\d+)", renumber, str(error), count=1))
 
 
 def error_for(status: int, message: str) -> BpeError:

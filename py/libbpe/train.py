@@ -16,7 +16,7 @@ import threading
 from typing import Iterable, Iterator, Sequence
 
 from . import _ffi
-from .errors import InvalidUtf8Error, SpecialTokenError, VocabSizeError
+from .errors import BpeError, InvalidUtf8Error, SpecialTokenError, VocabSizeError, renumbered
 
 __all__ = ["BATCH_BYTES", "train", "check_special_tokens"]
 
@@ -204,9 +204,18 @@ def _encoded(texts: list[str], first: int) -> list[bytes]:
 
 def _feed(trainer: _ffi.Trainer, texts: list[str], first: int) -> None:
     """Feeds one batch: compiled code reads the strings where CPython keeps them, or
-    (without it, or for a string it cannot read) the batch is encoded here first."""
-    if not trainer.feed_texts(texts):
-        trainer.feed(_encoded(texts, first))
+    (without it, or for a string it cannot read) the batch is encoded here first. Errors
+    name documents by their place in the whole input, not in the batch."""
+    try:
+        fed = trainer.feed_texts(texts)
+    except BpeError as e:
+        raise renumbered(e, first) from None
+    if not fed:
+        encoded = _encoded(texts, first)  # names its documents from `first` itself
+        try:
+            trainer.feed(encoded)
+        except BpeError as e:
+            raise renumbered(e, first) from None
 
 
 def _ingest(trainer: _ffi.Trainer, texts: Iterable[str], bars: _Progress, batch_bytes: int) -> None:

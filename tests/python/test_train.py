@@ -169,6 +169,22 @@ def test_progress_bars_on_stderr(corpus, capfd):
     assert "merge" in err and "744/744" in err
 
 
+def test_errors_name_documents_by_their_place_in_the_input_not_in_a_batch():
+    from libbpe.errors import InvalidUtf8Error, RegexRuntimeError
+
+    # fancy-regex gives up on the 58th document (backtracking limit).
+    pattern = r"(?:(?=a)a|a)+b|\s+|[^a\s]+|a"
+    texts = ["fine text"] * 100
+    texts[57] = "a" * 40 + "c"
+    for batch_bytes in (100, 1 << 30):  # ten documents per batch; one batch
+        with pytest.raises(RegexRuntimeError, match="document 57 "):
+            libbpe.train.train(iter(texts), 300, pattern=pattern, batch_bytes=batch_bytes)
+        # A lone surrogate: the package encodes that batch itself, and names the document.
+        lone = texts[:57] + ["a\ud800b"] + texts[58:]
+        with pytest.raises(InvalidUtf8Error, match="document 57 "):
+            libbpe.train.train(iter(lone), 300, pattern=pattern, batch_bytes=batch_bytes)
+
+
 class Boom(Exception):
     pass
 
