@@ -391,7 +391,8 @@ def _compiled_lists():
     numpy).
     Making the int objects of millions of ids costs about as much as encoding; those
     functions take every int from a table made once per encoder instead, and return None on
-    any failure (the C ABI's path then says what failed)."""
+    any failure (the C ABI's path then says what failed). The batch functions run signal
+    handlers between texts: Ctrl-C's ``KeyboardInterrupt`` comes out of them as raised."""
     import ctypes
 
     library = _python_library()

@@ -21,7 +21,9 @@
 //!
 //! On any failure the encoders return `None` (and set no exception), the builtin calls the
 //! package's function instead, and the feed declines a batch it cannot read: the package
-//! then takes the C ABI's path, whose errors say what went wrong.
+//! then takes the C ABI's path, whose errors say what went wrong. The one exception that
+//! passes through is a signal handler's (Ctrl-C's `KeyboardInterrupt`), which the batch
+//! encoders run between texts: they return NULL with it set, and ctypes raises it.
 
 use crate::encoder::bpe_encoder;
 use crate::status::{bpe_status, guard};
