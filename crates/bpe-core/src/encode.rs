@@ -249,7 +249,7 @@ impl Encoder {
     /// The ids of a chunk that is not one token.
     #[inline]
     fn merge(&self, chunk: &[u8], out: &mut Vec<u32>) {
-        if chunk.len() < LONG_CHUNK {
+        if chunk.len() < LONG_CHUNK && self.ranks.len() <= MAX_FLAT_RANKS {
             self.merge_short(chunk, out);
         } else {
             self.merge_long(chunk, out);
@@ -261,22 +261,23 @@ impl Encoder {
     fn merge_short(&self, chunk: &[u8], out: &mut Vec<u32>) {
         // Arrays sized to the chunk, so that the common short chunk initialises little.
         match chunk.len() {
-            0..=16 => self.merge_flat::<17>(chunk, out),
-            17..=48 => self.merge_flat::<49>(chunk, out),
+            0..=16 => self.merge_flat::<16>(chunk, out),
+            17..=48 => self.merge_flat::<48>(chunk, out),
             _ => self.merge_flat::<LONG_CHUNK>(chunk, out),
         }
     }
 
-    /// The flat scan with arrays of `N > chunk.len()` entries on the stack, indexed by the
+    /// The flat scan with arrays of `N >= chunk.len()` entries on the stack, indexed by the
     /// byte where a part starts: a live part at `i` ends at `next[i]` (a byte; the chunk
     /// is shorter than 256), follows the part at `prev[i]`, is the token `token[i]`, and
-    /// joins the next part into the rank `joined[i]`. Bytes inside a part are dead and
-    /// hold `joined == NONE`, so finding the next join is a minimum over the whole array,
-    /// which vectorises, and a join moves nothing.
+    /// joins the next part as `joined[i]`: the rank of the joined bytes and `i`, as
+    /// [`join`] packs them, or [`NONE`]. Bytes inside a part are dead and hold [`NONE`],
+    /// so the next join is the minimum over the whole array, which vectorises, and gives
+    /// its place with it; a join moves nothing.
     #[inline(always)]
     fn merge_flat<const N: usize>(&self, chunk: &[u8], out: &mut Vec<u32>) {
         let n = chunk.len();
-        debug_assert!(n >= 2 && n < N && N <= 256);
+        debug_assert!(n >= 2 && n <= N && N < 256);
         let mut next = [0u8; N];
         let mut prev = [0u8; N];
         let mut token = [0u32; N];
@@ -287,29 +288,29 @@ impl Encoder {
             token[i] = self.ranks.byte(chunk[i]);
         }
         for i in 0..n - 1 {
-            joined[i] = self.ranks.pair(chunk[i], chunk[i + 1]);
+            joined[i] = join(self.ranks.pair(chunk[i], chunk[i + 1]), i);
         }
         loop {
-            let best = joined[..n].iter().copied().fold(NONE, u32::min);
+            let best = joined.iter().copied().fold(NONE, u32::min);
             if best == NONE {
                 break;
             }
-            let at = joined[..n].iter().position(|&r| r == best).unwrap_or(0);
+            let at = (best & 0xff) as usize;
             // The part at `at` absorbs the next one, which ends at `end`.
             let absorbed = next[at] as usize;
             let end = next[absorbed] as usize;
-            token[at] = best;
+            token[at] = best >> 8;
             joined[absorbed] = NONE;
             next[at] = end as u8;
             joined[at] = if end < n {
                 prev[end] = at as u8;
-                self.ranks.get(&chunk[at..next[end] as usize])
+                join(self.ranks.get(&chunk[at..next[end] as usize]), at)
             } else {
                 NONE
             };
             if at > 0 {
                 let p = prev[at] as usize;
-                joined[p] = self.ranks.get(&chunk[p..end]);
+                joined[p] = join(self.ranks.get(&chunk[p..end]), p);
             }
         }
         let mut i = 0;
@@ -369,6 +370,22 @@ impl Encoder {
             out.push(self.ranks.get(&chunk[i..next[i]]));
             i = next[i];
         }
+    }
+}
+
+/// The most ranks for which [`join`] packs every rank with a place in a `u32` below
+/// [`NONE`]; a larger vocabulary merges every chunk as [`Encoder::merge_long`] does.
+const MAX_FLAT_RANKS: usize = (1 << 24) - 1;
+
+/// A join of the flat scan: the rank `r` of the joined bytes above the place `i` (under
+/// 256) where they start, so that the least of these is the lowest rank, and among equal
+/// ranks the leftmost, as tiktoken takes them; [`NONE`] if the bytes are not a token.
+#[inline(always)]
+fn join(r: u32, i: usize) -> u32 {
+    if r == NONE {
+        NONE
+    } else {
+        r << 8 | i as u32
     }
 }
 
@@ -440,4 +457,28 @@ pub fn reference_encode_chunk(ranks: &HashMap<Vec<u8>, u32>, chunk: &[u8]) -> Ve
         parts[i].extend(right);
     }
     parts.iter().map(|p| ranks[p]).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn joins_order_by_rank_then_place_and_stay_below_none() {
+        let top = MAX_FLAT_RANKS as u32 - 1;
+        let joins = [
+            (0, 0),
+            (0, 255),
+            (1, 0),
+            (7, 3),
+            (7, 4),
+            (top, 0),
+            (top, 255),
+        ];
+        for (a, b) in joins.iter().zip(&joins[1..]) {
+            assert!(join(a.0, a.1) < join(b.0, b.1), "{a:?} before {b:?}");
+        }
+        assert!(join(top, 255) < NONE);
+        assert_eq!(join(NONE, 9), NONE);
+    }
 }
