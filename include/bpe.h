@@ -290,6 +290,16 @@ const char *bpe_version(void);
 const char *bpe_last_error_message(void);
 
 /**
+ * The document that the last failed libbpe call on the calling thread was about: its
+ * index in that call's batch of documents to feed or texts to encode (the first is 0),
+ * for BPE_ERROR_INVALID_UTF8 and BPE_ERROR_REGEX_RUNTIME; -1 if that call's error concerns
+ * no one document of a batch, or no call on this thread has failed yet. The message names
+ * the same document; this is the number, for a caller that feeds a long input in several
+ * batches and wants to say where it is in the whole.
+ */
+int64_t bpe_last_error_document(void);
+
+/**
  * Frees the ids of a bpe_ids and sets it to `{NULL, 0}`.
  *
  * `ids` may be NULL, and freeing a bpe_ids twice is harmless because the first call

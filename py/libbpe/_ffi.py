@@ -58,9 +58,15 @@ def _last_error() -> str:
     return ffi.string(lib.bpe_last_error_message()).decode("utf-8", "replace")
 
 
+def _failure(status: int) -> BpeError:
+    """The exception for a failed call: its status, and the message and document that the
+    ABI keeps (thread-local) for the last failure."""
+    return error_for(status, _last_error(), lib.bpe_last_error_document())
+
+
 def _check(status: int) -> None:
     if status:
-        raise error_for(status, _last_error())
+        raise _failure(status)
 
 
 def version() -> str:
@@ -547,7 +553,7 @@ class Encoder(NativeObject):
         out = ffi.new("bpe_ids *")
         status = lib.bpe_encoder_encode_ordinary(ptr, text, len(text), out)
         if status:
-            raise error_for(status, _last_error())
+            raise _failure(status)
         try:
             return _ids_list(out.ids, out.len)
         finally:

@@ -12,8 +12,6 @@ the constants of the compiled library.
 
 from __future__ import annotations
 
-import re
-
 __all__ = [
     "BpeError",
     "NullPointerError",
@@ -36,9 +34,16 @@ __all__ = [
 
 class BpeError(Exception):
     """Base class of every libbpe error. ``status`` is the ABI's status code (``None`` when the
-    error was found in Python before any native call)."""
+    error was found in Python before any native call). ``document`` is the index of the
+    document at fault in the input the call was given (the iterable trained on, the list
+    encoded), for :class:`InvalidUtf8Error` and :class:`RegexRuntimeError`; ``None`` when the
+    error concerns no one document."""
 
     status: int | None = None
+
+    def __init__(self, *args: object, document: int | None = None) -> None:
+        super().__init__(*args)
+        self.document = document
 
     def __str__(self) -> str:
         # KeyError would otherwise print its message in quotes.
@@ -158,22 +163,22 @@ def renumbered(error: BpeError, first: int) -> BpeError:
     """``error`` as it reads for a batch whose documents are numbered from ``first``: the
     library numbers the documents of each call from 0, and the package feeds and encodes
     long inputs in several calls. Errors that name no document are returned as they are."""
-    if first == 0 or not isinstance(error, (InvalidUtf8Error, RegexRuntimeError)):
+    if first == 0 or error.document is None:
         return error
-
-    def renumber(m: re.Match) -> str:
-        return f"document {int(m.group(1)) + first}"
-
-    # The library's messages name the document before anything else, as "document N".
-    return type(error)(re.sub(r"\bdocument (\d+)", renumber, str(error), count=1))
+    document = error.document + first
+    # The message names the same document, as "document N", before anything else.
+    message = str(error).replace(f"document {error.document}", f"document {document}", 1)
+    return type(error)(message, document=document)
 
 
-def error_for(status: int, message: str) -> BpeError:
+def error_for(status: int, message: str, document: int = -1) -> BpeError:
     """The exception for a failed native call: the class registered for ``status`` (the base
-    class for a number this version does not know), carrying the library's message."""
+    class for a number this version does not know), carrying the library's message and the
+    index of the document it names (``bpe_last_error_document()``, -1 for none)."""
+    at = document if document >= 0 else None
     cls = _BY_STATUS.get(status)
     if cls is None:
-        err = BpeError(f"libbpe failed with unknown status {status}: {message}")
+        err = BpeError(f"libbpe failed with unknown status {status}: {message}", document=at)
         err.status = status
         return err
-    return cls(message or f"libbpe failed with status {status} ({cls.__name__})")
+    return cls(message or f"libbpe failed with status {status} ({cls.__name__})", document=at)

@@ -197,7 +197,8 @@ def _encoded(texts: list[str], first: int) -> list[bytes]:
         except UnicodeEncodeError as e:
             raise InvalidUtf8Error(
                 f"document {index} is not valid Unicode: it has a lone surrogate "
-                f"{text[e.start]!r} at character {e.start}"
+                f"{text[e.start]!r} at character {e.start}",
+                document=index,
             ) from None
     return out
 

@@ -41,6 +41,7 @@ static void null_pointers(void) {
     FAILS(bpe_trainer_new_preset("gpt4", 0, NULL), BPE_ERROR_NULL_POINTER, "out");
     FAILS(bpe_trainer_feed(NULL, texts, 1), BPE_ERROR_NULL_POINTER, "trainer");
     FAILS(bpe_trainer_feed(trainer, NULL, 1), BPE_ERROR_NULL_POINTER, "documents");
+    CHECK(bpe_last_error_document() == -1); /* a NULL batch is no one document's fault */
     FAILS(bpe_trainer_feed(trainer, texts, 2), BPE_ERROR_NULL_POINTER, "documents[1].ptr");
     FAILS(bpe_trainer_cancel(NULL), BPE_ERROR_NULL_POINTER, "trainer");
     FAILS(bpe_trainer_stats(NULL, &count, &count, &count), BPE_ERROR_NULL_POINTER, "trainer");
@@ -122,6 +123,7 @@ static void invalid_utf8(void) {
     bpe_bytes batch[3] = {str_bytes("a fresh document, never seen"), str_bytes("another one"),
                           str_bytes(bad)};
     FAILS(bpe_trainer_feed(trainer, batch, 3), BPE_ERROR_INVALID_UTF8, "document 2");
+    CHECK(bpe_last_error_document() == 2);
     CHECK(strstr(bpe_last_error_message(), "offset 5") != NULL);
     /* All or nothing: the two good documents were not counted either. */
     OK(bpe_trainer_stats(trainer, &documents2, &bytes2, &chunks2));
@@ -144,7 +146,8 @@ static void invalid_utf8(void) {
     CHECK(ids.ids == SENTINEL);
     bpe_ids_batch out = {SENTINEL, 7, SENTINEL, 7};
     FAILS(bpe_encoder_encode_ordinary_batch(encoder, batch, 3, 2, &out), BPE_ERROR_INVALID_UTF8,
-          "text 2");
+          "document 2");
+    CHECK(bpe_last_error_document() == 2);
     FAILS(bpe_encoder_encode_batch(encoder, batch, 3, NULL, 0, 0, &out), BPE_ERROR_INVALID_UTF8,
           "offset 5");
     CHECK(out.ids == SENTINEL && out.offsets == SENTINEL);

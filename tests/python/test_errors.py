@@ -26,8 +26,9 @@ BYTES = {bytes([b]): b for b in range(256)}
 
 def test_a_lone_surrogate_names_the_document():
     docs = ["fine", "also fine", "still fine", "bad \ud800 here"]
-    with pytest.raises(errors.InvalidUtf8Error, match=r"document 3 .*surrogate '\\ud800' at character 4"):
+    with pytest.raises(errors.InvalidUtf8Error, match=r"document 3 .*surrogate '\\ud800' at character 4") as caught:
         libbpe.Tokenizer.train_from_iterator(docs, 300)
+    assert caught.value.document == 3
     with pytest.raises(ValueError):  # InvalidUtf8Error is a ValueError
         libbpe.Tokenizer.train_from_iterator(docs, 300)
 

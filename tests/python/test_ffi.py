@@ -83,6 +83,8 @@ def test_every_status_code_has_its_exception_class():
         error = errors.error_for(status, "the message")
         assert isinstance(error, errors.BpeError) and isinstance(error, base), name
         assert error.status == status and str(error) == "the message"
+        assert error.document is None  # -1: no document
+        assert errors.error_for(status, "the message", 12).document == 12
         classes.add(type(error))
     assert len(classes) == len(expected_bases)
     unknown = errors.error_for(99, "from a newer library")
@@ -246,11 +248,19 @@ def test_texts_cross_the_abi_intact(vocab):
 
 def test_invalid_utf8_is_refused_by_the_library(vocab):
     enc = _ffi.Encoder(vocab)
-    with pytest.raises(errors.InvalidUtf8Error, match="offset 1"):
+    with pytest.raises(errors.InvalidUtf8Error, match="offset 1") as caught:
         enc.encode_ordinary(b"a\xffb")
+    assert caught.value.document is None  # one text, not a batch's
+    with pytest.raises(errors.InvalidUtf8Error, match="document 1 ") as caught:
+        enc.encode_ordinary_batch([b"ok", b"a\xffb"], 1)
+    assert caught.value.document == 1
     trainer = _ffi.Trainer(libbpe.GPT4_PATTERN, 1)
-    with pytest.raises(errors.InvalidUtf8Error, match="document 1"):
+    with pytest.raises(errors.InvalidUtf8Error, match="document 1") as caught:
         trainer.feed([b"ok", b"\xc3"])
+    assert caught.value.document == 1 == lib.bpe_last_error_document()
+    with pytest.raises(errors.NullPointerError):
+        _ffi._check(lib.bpe_vocab_len(ffi.NULL, ffi.new("size_t *")))
+    assert lib.bpe_last_error_document() == -1
     assert trainer.stats()[0] == 0  # all or nothing
     trainer.close()
     enc.close()

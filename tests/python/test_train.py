@@ -182,12 +182,14 @@ def test_errors_name_documents_by_their_place_in_the_input_not_in_a_batch():
     texts = ["fine text"] * 100
     texts[57] = "a" * 40 + "c"
     for batch_bytes in (100, 1 << 30):  # ten documents per batch; one batch
-        with pytest.raises(RegexRuntimeError, match="document 57 "):
+        with pytest.raises(RegexRuntimeError, match="document 57 ") as caught:
             libbpe.train.train(iter(texts), 300, pattern=pattern, batch_bytes=batch_bytes)
+        assert caught.value.document == 57
         # A lone surrogate: the package encodes that batch itself, and names the document.
         lone = texts[:57] + ["a\ud800b"] + texts[58:]
-        with pytest.raises(InvalidUtf8Error, match="document 57 "):
+        with pytest.raises(InvalidUtf8Error, match="document 57 ") as caught:
             libbpe.train.train(iter(lone), 300, pattern=pattern, batch_bytes=batch_bytes)
+        assert caught.value.document == 57
 
 
 class Boom(Exception):

@@ -20,10 +20,12 @@ pub struct bpe_encoder {
     pub(crate) encoder: Arc<Encoder>,
 }
 
-/// Text that must be UTF-8: `what` names it in the message.
-fn utf8<'a>(text: &'a [u8], what: &str) -> Result<&'a str, Failure> {
-    std::str::from_utf8(text).map_err(|e| {
-        Failure::new(
+/// Text that must be UTF-8: `what` names it in the message, and `document` is its index
+/// in a batch, if it is in one.
+fn utf8<'a>(text: &'a [u8], what: &str, document: Option<usize>) -> Result<&'a str, Failure> {
+    std::str::from_utf8(text).map_err(|e| Failure {
+        document,
+        ..Failure::new(
             bpe_status::BPE_ERROR_INVALID_UTF8,
             format!(
                 "{what} is not valid UTF-8 (first bad byte at offset {})",
@@ -37,7 +39,7 @@ unsafe fn texts<'a>(texts: *const bpe_bytes, count: usize) -> Result<Vec<&'a str
     byte_strings(texts, count, "texts")?
         .into_iter()
         .enumerate()
-        .map(|(i, t)| utf8(t, &format!("text {i}")))
+        .map(|(i, t)| utf8(t, &format!("document {i}"), Some(i)))
         .collect()
 }
 
@@ -116,7 +118,7 @@ pub unsafe extern "C" fn bpe_encoder_encode_ordinary(
     guard(|| {
         let out = out_ptr(out, "out")?;
         let encoder = deref(encoder, "encoder")?;
-        let text = utf8(bytes(text, len, "text")?, "the text")?;
+        let text = utf8(bytes(text, len, "text")?, "the text", None)?;
         *out = bpe_ids::from_vec(encoder.encoder.encode_ordinary(text)?);
         Ok(())
     })
@@ -143,7 +145,7 @@ pub unsafe extern "C" fn bpe_encoder_encode(
     guard(|| {
         let out = out_ptr(out, "out")?;
         let encoder = deref(encoder, "encoder")?;
-        let text = utf8(bytes(text, len, "text")?, "the text")?;
+        let text = utf8(bytes(text, len, "text")?, "the text", None)?;
         let names = allowed(allowed_special, allowed_count)?;
         *out = bpe_ids::from_vec(encoder.encoder.encode(text, as_allowed(&names))?);
         Ok(())

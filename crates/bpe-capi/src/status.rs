@@ -3,7 +3,7 @@
 
 use bpe_core::Error;
 use std::any::Any;
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::ffi::{c_char, CString};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
@@ -56,12 +56,14 @@ pub enum bpe_status {
     BPE_ERROR_PANIC = 14,
 }
 
-/// Why a call failed: the status to return and the message to keep for
-/// bpe_last_error_message().
+/// Why a call failed: the status to return, and the message and document to keep for
+/// bpe_last_error_message() and bpe_last_error_document().
 #[derive(Debug)]
 pub(crate) struct Failure {
     pub status: bpe_status,
     pub message: String,
+    /// The index of the document at fault in the call's batch, if one is.
+    pub document: Option<usize>,
 }
 
 impl Failure {
@@ -69,6 +71,7 @@ impl Failure {
         Failure {
             status,
             message: message.into(),
+            document: None,
         }
     }
 
@@ -99,7 +102,16 @@ impl From<Error> for Failure {
             Error::State(_) => bpe_status::BPE_ERROR_STATE,
             Error::Io(_) => bpe_status::BPE_ERROR_IO,
         };
-        Failure::new(status, e.to_string())
+        let document = match e {
+            Error::RegexRuntime { document, .. } | Error::InvalidUtf8 { document, .. } => {
+                Some(document)
+            }
+            _ => None,
+        };
+        Failure {
+            document,
+            ..Failure::new(status, e.to_string())
+        }
     }
 }
 
@@ -109,13 +121,17 @@ pub(crate) type Outcome = Result<(), Failure>;
 thread_local! {
     /// The message of the last failed call on this thread, NUL-terminated for C.
     static LAST_ERROR: RefCell<CString> = RefCell::new(CString::default());
+    /// The document that call named, or -1.
+    static LAST_DOCUMENT: Cell<i64> = const { Cell::new(-1) };
 }
 
-fn set_last_error(message: &str) {
+fn set_last_error(message: &str, document: Option<usize>) {
     // A message may quote user bytes; C strings cannot hold NUL, so spell it out.
     let c = CString::new(message.replace('\0', "\\0")).unwrap_or_default();
-    // During thread teardown the slot may be gone; the status still tells the caller.
+    // During thread teardown the slots may be gone; the status still tells the caller.
     let _ = LAST_ERROR.try_with(|slot| *slot.borrow_mut() = c);
+    let document = document.map_or(-1, |d| i64::try_from(d).unwrap_or(i64::MAX));
+    let _ = LAST_DOCUMENT.try_with(|slot| slot.set(document));
 }
 
 fn panic_text(payload: &(dyn Any + Send)) -> &str {
@@ -134,14 +150,17 @@ pub(crate) fn guard(body: impl FnOnce() -> Outcome) -> bpe_status {
     match catch_unwind(AssertUnwindSafe(body)) {
         Ok(Ok(())) => bpe_status::BPE_OK,
         Ok(Err(failure)) => {
-            set_last_error(&failure.message);
+            set_last_error(&failure.message, failure.document);
             failure.status
         }
         Err(payload) => {
-            set_last_error(&format!(
-                "a bug in libbpe: a Rust panic was caught ({}); please report it",
-                panic_text(payload.as_ref())
-            ));
+            set_last_error(
+                &format!(
+                    "a bug in libbpe: a Rust panic was caught ({}); please report it",
+                    panic_text(payload.as_ref())
+                ),
+                None,
+            );
             bpe_status::BPE_ERROR_PANIC
         }
     }
@@ -168,6 +187,17 @@ pub unsafe extern "C" fn bpe_last_error_message() -> *const c_char {
     LAST_ERROR
         .try_with(|slot| slot.borrow().as_ptr())
         .unwrap_or(EMPTY.as_ptr().cast())
+}
+
+/// The document that the last failed libbpe call on the calling thread was about: its
+/// index in that call's batch of documents to feed or texts to encode (the first is 0),
+/// for BPE_ERROR_INVALID_UTF8 and BPE_ERROR_REGEX_RUNTIME; -1 if that call's error concerns
+/// no one document of a batch, or no call on this thread has failed yet. The message names
+/// the same document; this is the number, for a caller that feeds a long input in several
+/// batches and wants to say where it is in the whole.
+#[no_mangle]
+pub extern "C" fn bpe_last_error_document() -> i64 {
+    LAST_DOCUMENT.try_with(Cell::get).unwrap_or(-1)
 }
 
 #[cfg(test)]
@@ -197,6 +227,40 @@ mod tests {
         // Success leaves the last failure's message in place.
         assert_eq!(guard(|| Ok(())), bpe_status::BPE_OK);
         assert_eq!(last_error(), "invalid vocabulary: line 3: a\\0b");
+    }
+
+    #[test]
+    fn the_last_error_names_its_document_until_an_error_names_none() {
+        assert_eq!(
+            std::thread::spawn(|| bpe_last_error_document())
+                .join()
+                .unwrap(),
+            -1
+        );
+        let bad = || Error::InvalidUtf8 {
+            document: 41,
+            offset: 3,
+        };
+        assert_eq!(
+            guard(|| Err(bad().into())),
+            bpe_status::BPE_ERROR_INVALID_UTF8
+        );
+        assert_eq!(bpe_last_error_document(), 41);
+        assert!(last_error().contains("document 41"));
+        let regex = Error::RegexRuntime {
+            document: 7,
+            message: "backtracking limit".into(),
+        };
+        guard(|| Err(regex.into()));
+        assert_eq!(bpe_last_error_document(), 7);
+        // Success keeps the last failure's, as it keeps its message.
+        guard(|| Ok(()));
+        assert_eq!(bpe_last_error_document(), 7);
+        guard(|| Err(Error::UnknownId(5).into()));
+        assert_eq!(bpe_last_error_document(), -1);
+        guard(|| Err(bad().into()));
+        guard(|| panic!("a bug"));
+        assert_eq!(bpe_last_error_document(), -1);
     }
 
     #[test]
