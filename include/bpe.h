@@ -611,6 +611,23 @@ enum bpe_status bpe_encoder_encode(const struct bpe_encoder *encoder,
                                    struct bpe_ids *out);
 
 /**
+ * Encodes text whose end may still change, as when a model is about to continue it
+ * (tiktoken's `encode_with_unstable`): writes to `ids` the ids of the text up to its last
+ * chunk, whose tokens more text could change, and to `completions` the possible ids of
+ * that chunk's bytes and what may follow them, each once, in increasing order, as
+ * tiktoken finds them. A text that ends with an allowed special token has no unstable
+ * end, and no completions. The caller frees both outputs, with bpe_ids_free() and
+ * bpe_ids_batch_free(). `allowed_special` is as for bpe_encoder_encode().
+ */
+enum bpe_status bpe_encoder_encode_with_unstable(const struct bpe_encoder *encoder,
+                                                 const uint8_t *text,
+                                                 size_t len,
+                                                 const struct bpe_bytes *allowed_special,
+                                                 size_t allowed_count,
+                                                 struct bpe_ids *ids,
+                                                 struct bpe_ids_batch *completions);
+
+/**
  * Encodes `count` texts as ordinary text, in parallel on `threads` threads (0: one per
  * core), and writes all their ids to `out`, which the caller frees with
  * bpe_ids_batch_free().

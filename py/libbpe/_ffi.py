@@ -591,6 +591,22 @@ class Encoder(NativeObject):
         finally:
             lib.bpe_ids_free(out)
 
+    def encode_with_unstable(self, text: bytes, allowed_special: Sequence[bytes]) -> tuple[list[int], list[list[int]]]:
+        """Ids of UTF-8 ``text`` up to its unstable end, and the possible ids of that end."""
+        allowed = _BytesArray(allowed_special)
+        ids = ffi.new("bpe_ids *")
+        completions = ffi.new("bpe_ids_batch *")
+        _check(
+            lib.bpe_encoder_encode_with_unstable(
+                self.ptr, text, len(text), allowed.cdata, allowed.count, ids, completions
+            )
+        )
+        try:
+            stable = _ids_list(ids.ids, ids.len)
+        finally:
+            lib.bpe_ids_free(ids)
+        return stable, _unpack_batch(completions)
+
     def encode_ordinary_batch_str(self, texts: Sequence[str], threads: int) -> list[list[int]] | None:
         """:meth:`encode_ordinary_str` for many texts on ``threads`` threads, or None."""
         return self._compiled(1, list(texts), threads)

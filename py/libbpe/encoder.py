@@ -183,6 +183,27 @@ class Encoder:
             return ids
         return self._native.encode(_utf8(text), [name.encode("utf-8") for name in allowed])
 
+    def encode_with_unstable(
+        self,
+        text: str,
+        *,
+        allowed_special: Literal["all"] | AbstractSet[str] = frozenset(),
+        disallowed_special: Literal["all"] | Collection[str] = "all",
+    ) -> tuple[list[int], list[list[int]]]:
+        """Encodes ``text`` whose end may still change, as tiktoken's method of the name does:
+        the ids up to the last chunk, whose tokens more text could change, and the possible
+        ids of that chunk and what may follow it, each once (as a list of lists, in
+        increasing order). Special tokens are handled as by :meth:`encode`; a text that ends
+        with an allowed one has no completions.
+
+        >>> from libbpe import GPT4_PATTERN
+        >>> enc = Encoder({bytes([b]): b for b in range(256)} | {b"he": 256, b"hel": 257}, GPT4_PATTERN)
+        >>> enc.encode_with_unstable("hi he")
+        ([104, 105], [[32, 256], [32, 257]])
+        """
+        allowed = self._allowed_in((text,), allowed_special, disallowed_special)
+        return self._native.encode_with_unstable(_utf8(text), [name.encode("utf-8") for name in allowed])
+
     def encode_to_numpy(
         self,
         text: str,

@@ -238,6 +238,33 @@ int main(int argc, char **argv) {
     bpe_ids_free(&none);
     bpe_ids_free(&ordinary);
 
+    /* With an unstable end: the ids up to the last chunk, and completions that each decode
+     * to that chunk's bytes and more (here " th"); none after a special token. */
+    bpe_ids stable, head;
+    bpe_ids_batch completions;
+    const char *open = "hi th";
+    OK(bpe_encoder_encode_with_unstable(from_loaded, (const uint8_t *)open, strlen(open), NULL, 0,
+                                        &stable, &completions));
+    OK(bpe_encoder_encode_ordinary(from_loaded, (const uint8_t *)"hi", 2, &head));
+    CHECK(same_ids(stable.ids, stable.len, head.ids, head.len));
+    CHECK(completions.count > 0 && completions.offsets[completions.count] == completions.len);
+    for (size_t i = 0; i < completions.count; i++) {
+        bpe_buffer bytes;
+        size_t at = completions.offsets[i];
+        OK(bpe_encoder_decode(from_loaded, completions.ids + at, completions.offsets[i + 1] - at,
+                              &bytes));
+        CHECK(bytes.len >= 3 && memcmp(bytes.ptr, " th", 3) == 0);
+        bpe_buffer_free(&bytes);
+    }
+    bpe_ids_free(&stable);
+    bpe_ids_free(&head);
+    bpe_ids_batch_free(&completions);
+    OK(bpe_encoder_encode_with_unstable(from_loaded, (const uint8_t *)text, strlen(text), NULL, 0,
+                                        &stable, &completions));
+    CHECK(stable.len >= 3 && stable.ids[stable.len - 1] == 599 && completions.count == 0);
+    bpe_ids_free(&stable);
+    bpe_ids_batch_free(&completions);
+
     /* Empty text: no ids, and a pointer that is not NULL. */
     bpe_ids empty;
     OK(bpe_encoder_encode_ordinary(from_loaded, NULL, 0, &empty));

@@ -652,6 +652,31 @@ def test_texts_are_read_in_place_and_leak_no_reference(openai_pair):
     assert [sys.getrefcount(n) for n in names] == held
 
 
+def check_encode_with_unstable(enc: libbpe.Encoder, twin: tiktoken.Encoding) -> None:
+    # The ends that exercise each rule: a chunk that tokens extend, a cut whose bytes are not
+    # UTF-8 (a character of several bytes), trailing whitespace that may split off, chunks of
+    # spaces before a last one, a special token at the end, and nothing at all.
+    names = sorted(enc.special_tokens_set)
+    ends = ["hello wor", "hi the", "déj", "日本", "x\n\n  ", "a  \n", "12", " " + names[0], "", "  "]
+    texts = ends + without_lone_surrogates(generated_texts(7, 40, names))
+    for allowed in ("all", set()):
+        for t in texts:
+            got = enc.encode_with_unstable(t, allowed_special=allowed, disallowed_special=())
+            ids, completions = twin.encode_with_unstable(t, allowed_special=allowed, disallowed_special=())
+            assert got == (ids, sorted(completions)), t
+    assert enc.encode_with_unstable("the end")[1], "a word that tokens extend has completions"
+    with pytest.raises(ValueError, match="disallowed special token"):
+        enc.encode_with_unstable("a " + names[0])
+
+
+def test_encode_with_unstable_gives_tiktokens_answer(openai_pair):
+    check_encode_with_unstable(*openai_pair)
+
+
+def test_encode_with_unstable_gives_tiktokens_answer_on_trained_vocabularies(trained):
+    check_encode_with_unstable(*trained)
+
+
 def test_a_regex_failure_is_reported_by_either_path():
     from libbpe.errors import RegexRuntimeError
 

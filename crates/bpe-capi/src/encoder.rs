@@ -152,6 +152,38 @@ pub unsafe extern "C" fn bpe_encoder_encode(
     })
 }
 
+/// Encodes text whose end may still change, as when a model is about to continue it
+/// (tiktoken's `encode_with_unstable`): writes to `ids` the ids of the text up to its last
+/// chunk, whose tokens more text could change, and to `completions` the possible ids of
+/// that chunk's bytes and what may follow them, each once, in increasing order, as
+/// tiktoken finds them. A text that ends with an allowed special token has no unstable
+/// end, and no completions. The caller frees both outputs, with bpe_ids_free() and
+/// bpe_ids_batch_free(). `allowed_special` is as for bpe_encoder_encode().
+#[no_mangle]
+pub unsafe extern "C" fn bpe_encoder_encode_with_unstable(
+    encoder: *const bpe_encoder,
+    text: *const u8,
+    len: usize,
+    allowed_special: *const bpe_bytes,
+    allowed_count: usize,
+    ids: *mut bpe_ids,
+    completions: *mut bpe_ids_batch,
+) -> bpe_status {
+    guard(|| {
+        let ids = out_ptr(ids, "ids")?;
+        let completions = out_ptr(completions, "completions")?;
+        let encoder = deref(encoder, "encoder")?;
+        let text = utf8(bytes(text, len, "text")?, "the text", None)?;
+        let names = allowed(allowed_special, allowed_count)?;
+        let (stable, unstable) = encoder
+            .encoder
+            .encode_with_unstable(text, as_allowed(&names))?;
+        *ids = bpe_ids::from_vec(stable);
+        *completions = bpe_ids_batch::from_vecs(unstable);
+        Ok(())
+    })
+}
+
 /// Encodes `count` texts as ordinary text, in parallel on `threads` threads (0: one per
 /// core), and writes all their ids to `out`, which the caller frees with
 /// bpe_ids_batch_free().

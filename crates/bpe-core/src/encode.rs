@@ -9,6 +9,7 @@
 
 mod cache;
 mod ranks;
+mod unstable;
 
 use crate::error::{Error, Result};
 use crate::pretokenize::Pretokenizer;
@@ -29,6 +30,12 @@ pub enum Allowed<'a> {
     Only(&'a [&'a str]),
 }
 
+/// A piece of a text that may hold special tokens (see [`Encoder::segments`]).
+enum Segment<'t> {
+    Text(&'t str),
+    Special(u32),
+}
+
 /// Chunks at least this long are merged with a heap instead of a flat scan. At most 255,
 /// so that part starts fit in a byte.
 const LONG_CHUNK: usize = 128;
@@ -44,6 +51,9 @@ pub struct Encoder {
     n_vocab: u32,
     /// This encoder's name in the per-thread chunk caches.
     cache_owner: u64,
+    /// The ranks in the order of their bytes, for [`Encoder::encode_with_unstable`]'s
+    /// prefix searches; made on its first call.
+    sorted: OnceLock<Vec<u32>>,
 }
 
 impl Encoder {
@@ -56,6 +66,7 @@ impl Encoder {
             cache_owner: cache::new_owner(),
             special_tokens: vocab.special_tokens().to_vec(),
             n_vocab: vocab.n_vocab(),
+            sorted: OnceLock::new(),
         })
     }
 
@@ -89,20 +100,46 @@ impl Encoder {
     /// Like [`Encoder::encode_ordinary`], appending to `out`.
     pub fn encode_ordinary_into(&self, text: &str, out: &mut Vec<u32>) -> Result<()> {
         with_cache(self.cache_owner, |mut cache| {
-            self.pretokenizer
-                .split(text, |chunk| {
-                    self.encode_chunk(chunk.as_bytes(), out, cache.as_deref_mut())
-                })
-                .map_err(|message| Error::RegexRuntime {
-                    document: 0,
-                    message,
-                })
+            self.split(text, |chunk| {
+                self.encode_chunk(chunk.as_bytes(), out, cache.as_deref_mut())
+            })
         })
+    }
+
+    /// The chunks of `text`, handed to `f` in order.
+    #[inline(always)]
+    fn split<'t>(&self, text: &'t str, f: impl FnMut(&'t str)) -> Result<()> {
+        self.pretokenizer
+            .split(text, f)
+            .map_err(|message| Error::RegexRuntime {
+                document: 0,
+                message,
+            })
     }
 
     /// Encodes `text`, turning the `allowed` special tokens into their ids. Where two
     /// special tokens start at the same place the longer wins.
     pub fn encode(&self, text: &str, allowed: Allowed) -> Result<Vec<u32>> {
+        let mut out = Vec::with_capacity(text.len() / 3 + 1);
+        self.segments(text, allowed, |segment| match segment {
+            Segment::Text(text) => self.encode_ordinary_into(text, &mut out),
+            Segment::Special(id) => {
+                out.push(id);
+                Ok(())
+            }
+        })?;
+        Ok(out)
+    }
+
+    /// Hands `each` the pieces of `text` in order: the ordinary text between the `allowed`
+    /// special tokens (possibly empty), and the id of each special token. Stops at the
+    /// first error `each` returns.
+    fn segments(
+        &self,
+        text: &str,
+        allowed: Allowed,
+        mut each: impl FnMut(Segment) -> Result<()>,
+    ) -> Result<()> {
         let specials: Vec<(&str, u32)> = self
             .special_tokens
             .iter()
@@ -112,7 +149,6 @@ impl Encoder {
             })
             .map(|(s, id)| (s.as_str(), *id))
             .collect();
-        let mut out = Vec::with_capacity(text.len() / 3 + 1);
         // Next known start of each special token at or after the cursor (usize::MAX: none).
         let mut next: Vec<Option<usize>> = vec![None; specials.len()];
         let mut cursor = 0;
@@ -140,14 +176,11 @@ impl Encoder {
             }
             match best {
                 Some((pos, j)) => {
-                    self.encode_ordinary_into(&text[cursor..pos], &mut out)?;
-                    out.push(specials[j].1);
+                    each(Segment::Text(&text[cursor..pos]))?;
+                    each(Segment::Special(specials[j].1))?;
                     cursor = pos + specials[j].0.len();
                 }
-                None => {
-                    self.encode_ordinary_into(&text[cursor..], &mut out)?;
-                    return Ok(out);
-                }
+                None => return each(Segment::Text(&text[cursor..])),
             }
         }
     }

@@ -256,3 +256,44 @@ fn decode_of_encode_is_the_text_for_every_scanner() {
         }
     }
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(200))]
+
+    /// What `encode_with_unstable` promises whatever the text: the stable ids are the
+    /// text's own up to a point, and every completion goes on from there.
+    #[test]
+    fn unstable_completions_go_on_from_the_stable_ids(s in text(30), special in any::<bool>()) {
+        let e = Encoder::new(vocab()).unwrap();
+        let s = if special { s + "<|bos|>" } else { s };
+        let (ids, completions) = e.encode_with_unstable(&s, Allowed::All).unwrap();
+        let stable = e.decode(&ids).unwrap();
+        prop_assert!(s.as_bytes().starts_with(&stable));
+        let unstable = &s.as_bytes()[stable.len()..];
+        prop_assert_eq!(&ids[..], &e.encode(&s, Allowed::All).unwrap()[..ids.len()]);
+        if special {
+            prop_assert!(unstable.is_empty() && completions.is_empty());
+        }
+        for c in &completions {
+            prop_assert!(e.decode(c).unwrap().starts_with(unstable));
+        }
+        prop_assert!(completions.windows(2).all(|w| w[0] < w[1]), "sorted, each once");
+    }
+}
+
+#[test]
+fn unstable_ends_as_tiktoken_finds_them() {
+    // "hi he": the last chunk " he" can go on as " he" or " hel", and nothing else does.
+    let mut tokens: Vec<Vec<u8>> = (0..=255u8).map(|b| vec![b]).collect();
+    tokens.extend([b"he".to_vec(), b"hel".to_vec()]);
+    let v = Vocabulary::new(tokens, GPT4_PATTERN, vec![]).unwrap();
+    let e = Encoder::new(&v).unwrap();
+    let (ids, completions) = e.encode_with_unstable("hi he", Allowed::All).unwrap();
+    assert_eq!(ids, b"hi".map(u32::from));
+    assert_eq!(completions, [vec![32, 256], vec![32, 257]]);
+    // A last chunk of spaces takes the chunks of spaces before it along: "\n" + " " could
+    // become one chunk once more text comes.
+    let (ids, completions) = e.encode_with_unstable("x\n ", Allowed::All).unwrap();
+    assert_eq!(ids, [u32::from(b'x')]);
+    assert!(completions.contains(&vec![10, 32]));
+}
