@@ -194,7 +194,8 @@ class Encoder:
         the ids up to the last chunk, whose tokens more text could change, and the possible
         ids of that chunk and what may follow it, each once (as a list of lists, in
         increasing order). Special tokens are handled as by :meth:`encode`; a text that ends
-        with an allowed one has no completions.
+        with an allowed one has no completions. A lone surrogate becomes U+FFFD, as in
+        :meth:`encode` (tiktoken's method raises ``UnicodeEncodeError`` there).
 
         >>> from libbpe import GPT4_PATTERN
         >>> enc = Encoder({bytes([b]): b for b in range(256)} | {b"he": 256, b"hel": 257}, GPT4_PATTERN)
