@@ -12,7 +12,8 @@ use crate::error::{Error, Result};
 use crate::merge::Pair;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use base64::Engine as _;
-use std::collections::{HashMap, HashSet};
+use rustc_hash::FxHashMap;
+use std::collections::HashSet;
 use std::io::{BufRead, Read, Write};
 use std::path::Path;
 
@@ -33,7 +34,10 @@ impl Vocabulary {
         pattern: &str,
         special_tokens: Vec<(String, u32)>,
     ) -> Result<Self> {
-        let mut seen: HashMap<&[u8], usize> = HashMap::with_capacity(tokens.len());
+        // Keys are the vocabulary's own bytes, not an adversary's, so a fast hash will do:
+        // SipHash made checking o200k_base's 200k tokens take 3-4 ms more.
+        let mut seen: FxHashMap<&[u8], usize> =
+            FxHashMap::with_capacity_and_hasher(tokens.len(), Default::default());
         for (rank, t) in tokens.iter().enumerate() {
             if t.is_empty() {
                 return Err(Error::Vocabulary(format!("rank {rank} is an empty token")));
