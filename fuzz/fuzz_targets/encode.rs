@@ -1,13 +1,15 @@
 //! The fast encoder (rank table, cache, flat and heap merges, scanners) against the plain
 //! reference (fancy-regex chunks merged by `reference_encode_chunk`), and decode(encode(x))
-//! == x. The first byte picks the pattern and whether the ranks are reversed (so that single
-//! bytes are not ranks 0..255 and merges run in another order); the rest is the text.
+//! == x; and, with special tokens allowed, against the plain route of taking, from the left,
+//! the longest special token that starts at each place. The first byte picks the pattern and
+//! whether the ranks are reversed (so that single bytes are not ranks 0..255 and merges run
+//! in another order); the rest is the text.
 
 #![no_main]
 
 use bpe_core::encode::reference_encode_chunk;
 use bpe_core::{
-    Encoder, Pretokenizer, Trainer, Vocabulary, CL100K_TIKTOKEN_PATTERN, GPT2_PATTERN,
+    Allowed, Encoder, Pretokenizer, Trainer, Vocabulary, CL100K_TIKTOKEN_PATTERN, GPT2_PATTERN,
     GPT4_PATTERN, NANOCHAT_PATTERN, O200K_PATTERN, R50K_TIKTOKEN_PATTERN,
 };
 use libfuzzer_sys::fuzz_target;
@@ -22,6 +24,10 @@ const PATTERNS: [&str; 6] = [
     CL100K_TIKTOKEN_PATTERN,
     R50K_TIKTOKEN_PATTERN,
 ];
+
+/// Special tokens that overlap (two start alike, one starts inside another) and that short
+/// inputs reach.
+const SPECIALS: [&str; 4] = ["<|e|>", "<|e|>x", "<|", "e|>"];
 
 struct Case {
     encoder: Encoder,
@@ -44,7 +50,7 @@ fn cases() -> &'static Vec<Case> {
         let docs: Vec<&[u8]> = docs.iter().map(|d| d.as_bytes()).collect();
         let mut t = Trainer::new(GPT4_PATTERN, 1).unwrap();
         t.feed(&docs).unwrap();
-        let trained = t.train(1000, &[], &mut |_| true).unwrap();
+        let trained = t.train(1000, &SPECIALS, &mut |_| true).unwrap();
         let mut out = Vec::new();
         for pattern in PATTERNS {
             for reverse in [false, true] {
@@ -52,7 +58,8 @@ fn cases() -> &'static Vec<Case> {
                 if reverse {
                     tokens.reverse();
                 }
-                let v = Vocabulary::new(tokens, pattern, vec![]).unwrap();
+                let v =
+                    Vocabulary::new(tokens, pattern, trained.special_tokens().to_vec()).unwrap();
                 out.push(Case {
                     encoder: Encoder::new(&v).unwrap(),
                     regex: Pretokenizer::with_regex(pattern).unwrap(),
@@ -76,14 +83,43 @@ fuzz_target!(|data: &[u8]| {
     let text = String::from_utf8_lossy(rest);
     let cases = cases();
     let case = &cases[which as usize % cases.len()];
-    let expected: Vec<u32> = case
-        .regex
-        .chunks(&text)
-        .unwrap()
-        .iter()
-        .flat_map(|c| reference_encode_chunk(&case.ranks, c.as_bytes()))
-        .collect();
+    let reference = |s: &str| -> Vec<u32> {
+        case.regex
+            .chunks(s)
+            .unwrap()
+            .iter()
+            .flat_map(|c| reference_encode_chunk(&case.ranks, c.as_bytes()))
+            .collect()
+    };
     let ids = case.encoder.encode_ordinary(&text).unwrap();
+    assert_eq!(
+        ids,
+        reference(&text),
+        "{:?}: {text:?}",
+        case.encoder.pattern()
+    );
+    assert_eq!(case.encoder.decode(&ids).unwrap(), text.as_bytes());
+
+    let (mut expected, mut from, mut at) = (Vec::new(), 0, 0);
+    while at < text.len() {
+        let found = case
+            .encoder
+            .special_tokens()
+            .iter()
+            .filter(|(name, _)| text.is_char_boundary(at) && text[at..].starts_with(name.as_str()))
+            .max_by_key(|(name, _)| name.len());
+        match found {
+            Some((name, id)) => {
+                expected.extend(reference(&text[from..at]));
+                expected.push(*id);
+                at += name.len();
+                from = at;
+            }
+            None => at += 1,
+        }
+    }
+    expected.extend(reference(&text[from..]));
+    let ids = case.encoder.encode(&text, Allowed::All).unwrap();
     assert_eq!(ids, expected, "{:?}: {text:?}", case.encoder.pattern());
     assert_eq!(case.encoder.decode(&ids).unwrap(), text.as_bytes());
 });

@@ -297,3 +297,51 @@ fn unstable_ends_as_tiktoken_finds_them() {
     assert_eq!(ids, [u32::from(b'x')]);
     assert!(completions.contains(&vec![10, 32]));
 }
+
+/// Special tokens that overlap: two start the same way, one starts inside another.
+const OVERLAPPING: [&str; 4] = ["<|e|>", "<|e|>x", "<|", "e|>"];
+
+/// `s` encoded by the plain route: at each place, from the left, the longest allowed special
+/// token that starts there (tiktoken's alternation, longest first, finds the same), the text
+/// between them encoded by [`reference_encode`].
+fn reference_with_specials(v: &Vocabulary, s: &str, allowed: &[&str]) -> Vec<u32> {
+    let (mut out, mut from, mut at) = (Vec::new(), 0, 0);
+    while at < s.len() {
+        let found = allowed
+            .iter()
+            .filter(|name| s.is_char_boundary(at) && s[at..].starts_with(**name))
+            .max_by_key(|name| name.len());
+        match found {
+            Some(name) => {
+                out.extend(reference_encode(&s[from..at]));
+                out.push(v.special_token(name).unwrap());
+                at += name.len();
+                from = at;
+            }
+            None => at += 1,
+        }
+    }
+    out.extend(reference_encode(&s[from..]));
+    out
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(300))]
+
+    #[test]
+    fn special_tokens_split_the_text_as_the_plain_route_does(
+        pieces in proptest::collection::vec((text(6), proptest::option::of(0..OVERLAPPING.len())), 0..8),
+        some in proptest::sample::subsequence(OVERLAPPING.to_vec(), 0..=OVERLAPPING.len()),
+    ) {
+        let n = vocab().len() as u32;
+        let specials = OVERLAPPING.iter().enumerate().map(|(i, s)| (s.to_string(), n + i as u32)).collect();
+        let v = Vocabulary::new(vocab().tokens().to_vec(), GPT4_PATTERN, specials).unwrap();
+        let e = Encoder::new(&v).unwrap();
+        let s: String = pieces
+            .iter()
+            .map(|(t, special)| t.clone() + special.map_or("", |i| OVERLAPPING[i]))
+            .collect();
+        prop_assert_eq!(e.encode(&s, Allowed::All).unwrap(), reference_with_specials(&v, &s, &OVERLAPPING));
+        prop_assert_eq!(e.encode(&s, Allowed::Only(&some)).unwrap(), reference_with_specials(&v, &s, &some));
+    }
+}
