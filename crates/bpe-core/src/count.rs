@@ -260,16 +260,7 @@ fn count_parts<'a>(
 ) -> Result<Vec<BatchCounts<'a>>> {
     let mut pieces: Vec<(usize, &str)> = Vec::with_capacity(documents.len());
     for (i, d) in documents.iter().enumerate() {
-        if d.len() < 2 * PIECE_BYTES {
-            pieces.push((i, d)); // one piece, as `pieces` would make it, without a Vec
-        } else {
-            pieces.extend(
-                pretokenizer
-                    .pieces(d, PIECE_BYTES)
-                    .into_iter()
-                    .map(|p| (i, p)),
-            );
-        }
+        pretokenizer.pieces(d, PIECE_BYTES, |p| pieces.push((i, p)));
     }
     // Jobs of consecutive pieces of at least JOB_BYTES in all (a long document's pieces
     // are jobs of their own): a job costs a lock, a check for cancellation and rayon's

@@ -141,21 +141,20 @@ impl Pretokenizer {
     }
 
     /// Cuts `text` into pieces of at least `min_piece` bytes that split into exactly the
-    /// chunks of the whole, so one long document can be counted on every core. Only the
-    /// scanner knows safe cut points; with the regex engine the text stays whole.
-    pub fn pieces<'t>(&self, text: &'t str, min_piece: usize) -> Vec<&'t str> {
+    /// chunks of the whole, handed to `each` in order, so one long document can be counted
+    /// on every core. Only the scanner knows safe cut points; with the regex engine, and
+    /// for a text shorter than two pieces, the text stays whole.
+    pub fn pieces<'t>(&self, text: &'t str, min_piece: usize, mut each: impl FnMut(&'t str)) {
         match &self.engine {
             Engine::Scanner(s) if text.len() >= 2 * min_piece => {
-                let mut out = Vec::new();
                 let mut start = 0;
                 for cut in s.cut_points(text, min_piece) {
-                    out.push(&text[start..cut]);
+                    each(&text[start..cut]);
                     start = cut;
                 }
-                out.push(&text[start..]);
-                out
+                each(&text[start..]);
             }
-            _ => vec![text],
+            _ => each(text),
         }
     }
 }
