@@ -79,9 +79,10 @@ class Encoder:
         name: str = "libbpe",
     ):
         specials = dict(special_tokens or {})
-        vocab = _ffi.Vocab.from_tokens(_dense_tokens(mergeable_ranks), pattern, specials)
+        tokens = _dense_tokens(mergeable_ranks)
+        vocab = _ffi.Vocab.from_tokens(tokens, pattern, specials)
         try:
-            self._init(_ffi.Encoder(vocab), mergeable_ranks, pattern, specials, name)
+            self._init(_ffi.Encoder(vocab), mergeable_ranks, tokens, pattern, specials, name)
         finally:
             vocab.close()
 
@@ -89,15 +90,25 @@ class Encoder:
     def _from_vocab(cls, vocab: _ffi.Vocab, name: str = "libbpe") -> Encoder:
         """The encoder of a native vocabulary (which the caller still owns)."""
         self = cls.__new__(cls)
-        ranks = {token: rank for rank, token in enumerate(vocab.tokens())}
-        self._init(_ffi.Encoder(vocab), ranks, vocab.pattern(), vocab.special_tokens(), name)
+        tokens = vocab.tokens()
+        ranks = {token: rank for rank, token in enumerate(tokens)}
+        self._init(_ffi.Encoder(vocab), ranks, tokens, vocab.pattern(), vocab.special_tokens(), name)
         return self
 
     def _init(
-        self, native: _ffi.Encoder, ranks: dict[bytes, int], pattern: str, specials: dict[str, int], name
+        self,
+        native: _ffi.Encoder,
+        ranks: dict[bytes, int],
+        tokens: list[bytes],
+        pattern: str,
+        specials: dict[str, int],
+        name,
     ):
         self._native = native
         self._mergeable_ranks = ranks
+        # The bytes of every ordinary token, by rank (the list the vocabulary was made from),
+        # so that a token's bytes cost a list index, as tiktoken's do.
+        self._token_bytes = tokens
         self._pat_str = pattern
         self._special_tokens = specials
         self._all_specials = frozenset(specials)
@@ -322,15 +333,6 @@ class Encoder:
 
     def decode_tokens_bytes(self, tokens: Iterable[int]) -> list[bytes]:
         return [self.decode_single_token_bytes(t) for t in tokens]
-
-    @functools.cached_property
-    def _token_bytes(self) -> list[bytes]:
-        """The bytes of every ordinary token, by rank: made on first use (a few ms for 200k
-        ranks), so that a token's bytes cost a list index, as tiktoken's do."""
-        tokens: list[bytes] = [b""] * len(self._mergeable_ranks)
-        for token, rank in self._mergeable_ranks.items():
-            tokens[rank] = token
-        return tokens
 
     def decode_with_offsets(self, tokens: Sequence[int]) -> tuple[str, list[int]]:
         """The text of ``tokens`` and where each token starts in it, as tiktoken gives them: a
