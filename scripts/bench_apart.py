@@ -17,13 +17,10 @@ import argparse
 import gc
 import pathlib
 import statistics
-import sys
 import tempfile
 import time
 
-BENCH = pathlib.Path(__file__).resolve().parents[2] / "shared" / "bench"
-sys.path.insert(0, str(BENCH))
-import anchors  # noqa: E402
+from bench_bound import HELD_OUT, anchors, print_table
 
 
 def vocabulary(name: str, docs: list[str]) -> tuple[dict[bytes, int], str]:
@@ -44,7 +41,7 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=3)
     a = ap.parse_args()
     docs = anchors.load_docs()
-    test = docs[4000:12000]
+    test = docs[HELD_OUT]
     ranks, pattern = vocabulary(a.vocab, docs)
     mb = sum(len(d.encode()) for d in test) / 1e6
     with tempfile.TemporaryDirectory() as tmp:
@@ -64,14 +61,11 @@ def main() -> None:
                 ref = out if ref is None else ref  # the first run is tiktoken's
                 same[name] = same.get(name, True) and out == ref
                 del out
-    base = mb / statistics.median(times["tiktoken, 1 thread"])
-    print(f"{len(test)} documents, {mb:.1f} MB, vocabulary {a.vocab}; fresh encoder object for every pass, "
-          "the previous pass's output freed before the clock starts")
-    print("| run | MB/s (median) | x tiktoken 1 thread | identical ids to tiktoken |")
-    print("|---|---|---|---|")
-    for name, t in times.items():
-        mbps = mb / statistics.median(t)
-        print(f"| {name} | {mbps:.1f} | {mbps / base:.2f} | {same[name]} |")
+    print_table(
+        f"{len(test)} documents, {mb:.1f} MB, vocabulary {a.vocab}; fresh encoder object for every pass, "
+        "the previous pass's output freed before the clock starts",
+        {name: (mb / statistics.median(t), same[name]) for name, t in times.items()},
+    )
 
 
 if __name__ == "__main__":

@@ -48,6 +48,16 @@ def with_bound(encoders):
     return made
 
 
+def print_table(title: str, res: dict[str, tuple[float, bool]]) -> None:
+    """``res`` ({run: (MB/s, identical ids)}) as anchors.py's encode table prints it."""
+    base = res["tiktoken, 1 thread"][0]
+    print(title)
+    print("| run | MB/s (median) | x tiktoken 1 thread | identical ids to tiktoken |")
+    print("|---|---|---|---|")
+    for name, (mbps, ok) in res.items():
+        print(f"| {name} | {mbps:.1f} | {mbps / base:.2f} | {ok} |")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--vocab", default="cl100k_base", choices=["trained", "cl100k_base", "o200k_base"])
@@ -56,14 +66,11 @@ def main() -> None:
     anchors.encoders = with_bound(anchors.encoders)
     mb, res = anchors.run_encode(a.vocab, rounds=a.rounds)
     base = res["tiktoken, 1 thread"][0]
-    print(
+    print_table(
         f"{HELD_OUT.stop - HELD_OUT.start} documents, {mb:.1f} MB, vocabulary {a.vocab}; "
-        f"anchors.py encode with the project's places taken by an encoder that costs nothing"
+        f"anchors.py encode with the project's places taken by an encoder that costs nothing",
+        res,
     )
-    print("| run | MB/s (median) | x tiktoken 1 thread | identical ids to tiktoken |")
-    print("|---|---|---|---|")
-    for name, (mbps, ok) in res.items():
-        print(f"| {name} | {mbps:.1f} | {mbps / base:.2f} | {ok} |")
 
     def best_peer(kind: str) -> tuple[str, float]:
         peers = [
