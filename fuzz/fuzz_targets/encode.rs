@@ -7,7 +7,7 @@
 
 #![no_main]
 
-use bpe_core::encode::reference_encode_chunk;
+use bpe_core::encode::{reference_encode_chunk, reference_special_tokens};
 use bpe_core::{
     Allowed, Encoder, Pretokenizer, Trainer, Vocabulary, CL100K_TIKTOKEN_PATTERN, GPT2_PATTERN,
     GPT4_PATTERN, NANOCHAT_PATTERN, O200K_PATTERN, R50K_TIKTOKEN_PATTERN,
@@ -100,23 +100,18 @@ fuzz_target!(|data: &[u8]| {
     );
     assert_eq!(case.encoder.decode(&ids).unwrap(), text.as_bytes());
 
-    let (mut expected, mut from, mut at) = (Vec::new(), 0, 0);
-    while at < text.len() {
-        let found = case
-            .encoder
-            .special_tokens()
-            .iter()
-            .filter(|(name, _)| text.is_char_boundary(at) && text[at..].starts_with(name.as_str()))
-            .max_by_key(|(name, _)| name.len());
-        match found {
-            Some((name, id)) => {
-                expected.extend(reference(&text[from..at]));
-                expected.push(*id);
-                at += name.len();
-                from = at;
-            }
-            None => at += 1,
-        }
+    let specials = case.encoder.special_tokens();
+    let names: Vec<&str> = specials.iter().map(|(name, _)| name.as_str()).collect();
+    let (mut expected, mut from) = (Vec::new(), 0);
+    for (at, name) in reference_special_tokens(&text, &names) {
+        expected.extend(reference(&text[from..at]));
+        expected.extend(
+            specials
+                .iter()
+                .filter(|(n, _)| n == name)
+                .map(|(_, id)| *id),
+        );
+        from = at + name.len();
     }
     expected.extend(reference(&text[from..]));
     let ids = case.encoder.encode(&text, Allowed::All).unwrap();

@@ -468,6 +468,28 @@ fn pool(threads: usize) -> Result<Arc<rayon::ThreadPool>> {
     Ok(p)
 }
 
+/// The plain twin of [`Encoder::encode`]'s search for special tokens: where each of
+/// `specials` that `text` holds starts, and which it is, taking from the left, at each place,
+/// the longest that starts there (as tiktoken's alternation of them, longest first, does).
+pub fn reference_special_tokens<'s>(text: &str, specials: &[&'s str]) -> Vec<(usize, &'s str)> {
+    let mut found = Vec::new();
+    let mut at = 0;
+    while at < text.len() {
+        let longest = specials
+            .iter()
+            .filter(|name| text.is_char_boundary(at) && text[at..].starts_with(**name))
+            .max_by_key(|name| name.len());
+        match longest {
+            Some(name) => {
+                found.push((at, *name));
+                at += name.len();
+            }
+            None => at += 1,
+        }
+    }
+    found
+}
+
 /// The plain twin of the chunk merge: parts as byte vectors, the lowest-ranked adjacent join
 /// (leftmost among equals) applied until none is left. Returns the ranks of the parts.
 pub fn reference_encode_chunk(ranks: &HashMap<Vec<u8>, u32>, chunk: &[u8]) -> Vec<u32> {

@@ -1,7 +1,7 @@
 //! The encoder's fast merges against the plain reference, and round trips.
 
 use crate::text::text;
-use bpe_core::encode::reference_encode_chunk;
+use bpe_core::encode::{reference_encode_chunk, reference_special_tokens};
 use bpe_core::{
     Allowed, Encoder, Pretokenizer, Trainer, Vocabulary, CL100K_TIKTOKEN_PATTERN, GPT2_PATTERN,
     GPT4_PATTERN, NANOCHAT_PATTERN, O200K_PATTERN, R50K_TIKTOKEN_PATTERN,
@@ -301,25 +301,14 @@ fn unstable_ends_as_tiktoken_finds_them() {
 /// Special tokens that overlap: two start the same way, one starts inside another.
 const OVERLAPPING: [&str; 4] = ["<|e|>", "<|e|>x", "<|", "e|>"];
 
-/// `s` encoded by the plain route: at each place, from the left, the longest allowed special
-/// token that starts there (tiktoken's alternation, longest first, finds the same), the text
-/// between them encoded by [`reference_encode`].
+/// `s` encoded by the plain route: the special tokens that [`reference_special_tokens`]
+/// finds, the text between them encoded by [`reference_encode`].
 fn reference_with_specials(v: &Vocabulary, s: &str, allowed: &[&str]) -> Vec<u32> {
-    let (mut out, mut from, mut at) = (Vec::new(), 0, 0);
-    while at < s.len() {
-        let found = allowed
-            .iter()
-            .filter(|name| s.is_char_boundary(at) && s[at..].starts_with(**name))
-            .max_by_key(|name| name.len());
-        match found {
-            Some(name) => {
-                out.extend(reference_encode(&s[from..at]));
-                out.push(v.special_token(name).unwrap());
-                at += name.len();
-                from = at;
-            }
-            None => at += 1,
-        }
+    let (mut out, mut from) = (Vec::new(), 0);
+    for (at, name) in reference_special_tokens(s, allowed) {
+        out.extend(reference_encode(&s[from..at]));
+        out.push(v.special_token(name).unwrap());
+        from = at + name.len();
     }
     out.extend(reference_encode(&s[from..]));
     out
