@@ -153,6 +153,18 @@ def _decode(args: argparse.Namespace) -> int:
     return 0
 
 
+def _huggingface(args: argparse.Namespace) -> int:
+    source, out = Path(args.tokenizer), Path(args.output)
+    if out.resolve() == (source / "tokenizer.json").resolve():
+        raise ValueError(
+            f"{out} is the tokenizer directory's own tokenizer.json: write Hugging Face's elsewhere"
+        )
+    text = Tokenizer.load(source).to_huggingface_json()
+    out.write_text(text, encoding="utf-8")
+    print(f"wrote {out}")
+    return 0
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m libbpe", description=__doc__.split("\n\n")[0])
     commands = parser.add_subparsers(dest="command", required=True)
@@ -199,6 +211,13 @@ def _parser() -> argparse.ArgumentParser:
     decode.add_argument("tokenizer", metavar="DIR", help="tokenizer directory")
     decode.add_argument("ids", nargs="*", help="ids to decode (default: stdin, whitespace-separated)")
     decode.set_defaults(run=_decode)
+
+    huggingface = commands.add_parser(
+        "huggingface", help="write a tokenizer as Hugging Face's tokenizer.json (the same ids as tiktoken)"
+    )
+    huggingface.add_argument("tokenizer", metavar="DIR", help="tokenizer directory")
+    huggingface.add_argument("output", metavar="FILE", help="the tokenizer.json to write")
+    huggingface.set_defaults(run=_huggingface)
     return parser
 
 

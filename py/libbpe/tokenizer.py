@@ -18,6 +18,7 @@ from typing import Any, Iterable, Sequence
 
 from . import _ffi
 from . import directory as _directory
+from . import huggingface as _huggingface
 from .encoder import Encoder
 from .presets import GPT4_PATTERN
 from .train import check_special_tokens, train
@@ -149,6 +150,15 @@ class Tokenizer:
     def save(self, directory: str | os.PathLike) -> None:
         """Writes ``tokenizer.tiktoken`` and ``tokenizer.json`` into ``directory``."""
         _directory.save(directory, self.mergeable_ranks, self.pattern, self.special_tokens)
+
+    def to_huggingface_json(self) -> str:
+        """This tokenizer as the text of Hugging Face's ``tokenizer.json``, which
+        ``tokenizers.Tokenizer.from_str`` (or ``.from_file``, once written) and
+        ``transformers.PreTrainedTokenizerFast(tokenizer_file=...)`` load. Its ids are
+        tiktoken's; its ``encode`` turns special tokens in the text into their ids, as
+        :meth:`encode` does not. Finding each token's merge runs tiktoken's rule on the token,
+        which takes a few seconds for 200k ranks. See :mod:`libbpe.huggingface`."""
+        return _huggingface.tokenizer_json(self.mergeable_ranks, self.pattern, self.special_tokens)
 
     # -------------------------------------------------------------------------- description
 

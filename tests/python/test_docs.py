@@ -7,7 +7,7 @@ import importlib
 
 import pytest
 
-MODULES = ["libbpe", "libbpe.encoder", "libbpe.tokenizer", "libbpe.compat.rustbpe"]
+MODULES = ["libbpe", "libbpe.encoder", "libbpe.tokenizer", "libbpe.huggingface", "libbpe.compat.rustbpe"]
 
 
 @pytest.mark.parametrize("name", MODULES)

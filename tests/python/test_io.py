@@ -201,6 +201,23 @@ def test_cli_encode_and_decode(nanochat_tokenizer, tmp_path):
     assert run_cli("decode", str(tmp_path), input=encoded.stdout).stdout == text
 
 
+def test_cli_writes_hugging_faces_tokenizer_json(nanochat_tokenizer, tmp_path):
+    import tokenizers
+
+    nanochat_tokenizer.save(tmp_path / "tok")
+    out = tmp_path / "hf" / "tokenizer.json"
+    out.parent.mkdir()
+    result = run_cli("huggingface", str(tmp_path / "tok"), str(out))
+    assert result.returncode == 0, result.stderr
+    text = "<|bos|>hello world 中文"
+    ids = tokenizers.Tokenizer.from_file(str(out)).encode(text).ids
+    assert ids == nanochat_tokenizer.encoding.encode(text, allowed_special="all")
+    # The directory's own tokenizer.json (libbpe's) is not overwritten.
+    clobber = run_cli("huggingface", str(tmp_path / "tok"), str(tmp_path / "tok" / "tokenizer.json"))
+    assert clobber.returncode == 1 and "elsewhere" in clobber.stderr
+    assert libbpe.Tokenizer.load(tmp_path / "tok").mergeable_ranks == nanochat_tokenizer.mergeable_ranks
+
+
 def test_cli_reports_errors_in_one_line(tmp_path):
     result = run_cli("encode", str(tmp_path / "missing"), "x")
     assert result.returncode == 1
