@@ -35,7 +35,14 @@ def usable(texts: list[str]) -> list[str]:
     return [t for t in texts if t.encode("utf-8", "surrogatepass") == t.encode("utf-8", "replace")]
 
 
-@pytest.mark.parametrize("name", ["nanochat_tokenizer", "gpt4_tokenizer"])
+@pytest.fixture(scope="module")
+def gpt2_tokenizer(corpus) -> libbpe.Tokenizer:
+    return libbpe.Tokenizer.train_from_iterator(
+        corpus, 1500, pattern=libbpe.GPT2_PATTERN, special_tokens=["<|endoftext|>"]
+    )
+
+
+@pytest.mark.parametrize("name", ["nanochat_tokenizer", "gpt4_tokenizer", "gpt2_tokenizer"])
 def test_trained_vocabularies_give_tiktokens_ids(name, request, corpus, mixed_texts):
     tok = request.getfixturevalue(name)
     specials = sorted(tok.special_tokens)
