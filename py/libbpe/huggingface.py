@@ -1,7 +1,7 @@
 """Hugging Face's ``tokenizer.json``: a byte-level BPE tokenizer that ``tokenizers.Tokenizer``,
 ``transformers.PreTrainedTokenizerFast`` and the tools built on them load, giving tiktoken's ids.
 
-Three things make the file exact rather than close:
+Four things make the file exact rather than close:
 
 - **Merges.** Hugging Face's BPE joins the adjacent pair that comes first in its list of
   merges; tiktoken joins the adjacent parts whose joined bytes have the lowest rank. The two
@@ -13,9 +13,12 @@ Three things make the file exact rather than close:
   ``xyz``, makes ``xy`` first.
 - **Whole chunks.** tiktoken takes a chunk that is a token as that token, even one that no
   sequence of joins reaches; ``"ignore_merges": true`` does the same.
+- **Special tokens' ids.** ``tokenizers`` numbers the tokens added beside its model from the
+  model's size on, whatever ids the file gives them, unless the model's vocabulary has them:
+  so it has them, with their own ids.
 - **The pattern.** ``tokenizers`` splits with Oniguruma, whose syntax differs from
-  fancy-regex's in two places that tiktoken's patterns use: ``$`` there also matches before a
-  line break, and ``{1,3}+`` repeats the interval instead of making it possessive.
+  fancy-regex's in two places that tiktoken's patterns use: ``^`` and ``$`` there also match
+  at line breaks, and ``{1,3}+`` repeats the interval instead of making it possessive.
   :func:`onig_pattern` rewrites both.
 """
 
