@@ -20,6 +20,7 @@ import time
 from pathlib import Path
 from typing import Iterable, Iterator, Sequence
 
+from .directory import HUGGINGFACE_FILE, META_FILE, RANKS_FILE, is_libbpe_json
 from .errors import BpeError
 from .presets import PRESETS
 from .tokenizer import Tokenizer
@@ -108,10 +109,10 @@ def _train(args: argparse.Namespace) -> int:
     )
     seconds = time.perf_counter() - start
     out = Path(args.output)
-    tokenizer.save(out)
+    tokenizer.save(out, huggingface=args.huggingface)
     token_bytes = tokenizer.token_bytes()
     lengths = [int(n) for n in token_bytes if n > 0]
-    wrote = [out / "tokenizer.tiktoken", out / "tokenizer.json"]
+    wrote = [out / RANKS_FILE, out / META_FILE] + ([out / HUGGINGFACE_FILE] if args.huggingface else [])
     try:
         import numpy as np
     except ImportError:
@@ -154,13 +155,17 @@ def _decode(args: argparse.Namespace) -> int:
 
 
 def _huggingface(args: argparse.Namespace) -> int:
-    source, out = Path(args.tokenizer), Path(args.output)
-    if out.resolve() == (source / "tokenizer.json").resolve():
-        raise ValueError(
-            f"{out} is the tokenizer directory's own tokenizer.json: write Hugging Face's elsewhere"
-        )
-    text = Tokenizer.load(source).to_huggingface_json()
-    out.write_text(text, encoding="utf-8")
+    source = Path(args.tokenizer)
+    tokenizer = Tokenizer.load(source)
+    if args.output is None:
+        # Saving again also moves an older directory's own JSON out of tokenizer.json.
+        tokenizer.save(source, huggingface=True)
+        out = source / HUGGINGFACE_FILE
+    else:
+        out = Path(args.output)
+        if is_libbpe_json(out):
+            raise ValueError(f"{out} is a libbpe tokenizer's own JSON: write Hugging Face's elsewhere")
+        out.write_text(tokenizer.to_huggingface_json(), encoding="utf-8")
     print(f"wrote {out}")
     return 0
 
@@ -197,6 +202,9 @@ def _parser() -> argparse.ArgumentParser:
     train.add_argument("--doc-cap", type=int, help="cut each document to this many characters")
     train.add_argument("--threads", type=int, help="threads (default: one per core)")
     train.add_argument("--quiet", action="store_true", help="no progress bars")
+    train.add_argument(
+        "--huggingface", action="store_true", help="also write Hugging Face's tokenizer.json into DIR"
+    )
     train.set_defaults(run=_train)
 
     encode = commands.add_parser("encode", help="print the ids of a text (arguments or stdin)")
@@ -216,7 +224,9 @@ def _parser() -> argparse.ArgumentParser:
         "huggingface", help="write a tokenizer as Hugging Face's tokenizer.json (the same ids as tiktoken)"
     )
     huggingface.add_argument("tokenizer", metavar="DIR", help="tokenizer directory")
-    huggingface.add_argument("output", metavar="FILE", help="the tokenizer.json to write")
+    huggingface.add_argument(
+        "output", metavar="FILE", nargs="?", help="where to write it (default: DIR/tokenizer.json)"
+    )
     huggingface.set_defaults(run=_huggingface)
     return parser
 

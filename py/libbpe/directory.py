@@ -1,8 +1,13 @@
 """The tokenizer directory: the ranks in tiktoken's format plus a small JSON of the rest.
 
 ``tokenizer.tiktoken`` holds one ``base64(token) rank`` line per rank, the file
-``tiktoken.load.load_tiktoken_bpe`` reads. ``tokenizer.json`` holds the split pattern, the
+``tiktoken.load.load_tiktoken_bpe`` reads. ``libbpe.json`` holds the split pattern, the
 special tokens and a format version. Nothing is pickled: loading a directory runs no code.
+On request the directory also gets Hugging Face's ``tokenizer.json``
+(:mod:`libbpe.huggingface`), the name Hugging Face's tools look for.
+
+Directories written by earlier builds kept that JSON as ``tokenizer.json``: they still load,
+and saving over one moves its JSON to ``libbpe.json``.
 """
 
 from __future__ import annotations
@@ -17,11 +22,22 @@ from pathlib import Path
 from . import _ffi
 from .errors import VocabularyError
 
-__all__ = ["RANKS_FILE", "META_FILE", "FORMAT", "FORMAT_VERSION", "save", "load"]
+__all__ = [
+    "RANKS_FILE",
+    "META_FILE",
+    "HUGGINGFACE_FILE",
+    "FORMAT",
+    "FORMAT_VERSION",
+    "save",
+    "load",
+    "is_libbpe_json",
+]
 
 RANKS_FILE = "tokenizer.tiktoken"
-META_FILE = "tokenizer.json"
-#: Written in the JSON so that another program's ``tokenizer.json`` is recognised as such.
+META_FILE = "libbpe.json"
+#: Hugging Face's file, written when asked for; older directories had libbpe's JSON here.
+HUGGINGFACE_FILE = "tokenizer.json"
+#: Written in the JSON so that another program's JSON is recognised as such.
 FORMAT = "libbpe-tokenizer"
 #: Bumped only when the directory changes in a way older versions cannot read.
 FORMAT_VERSION = 1
@@ -51,8 +67,10 @@ def save(
     mergeable_ranks: dict[bytes, int],
     pattern: str,
     special_tokens: dict[str, int],
+    huggingface: str | None = None,
 ) -> Path:
-    """Writes the two files into ``directory`` (created if needed); returns its path."""
+    """Writes the two files into ``directory`` (created if needed), and ``huggingface``, the
+    text of Hugging Face's file, when given; returns the directory's path."""
     path = Path(directory)
     path.mkdir(parents=True, exist_ok=True)
     meta = {
@@ -66,7 +84,21 @@ def save(
     _write_atomically(
         path / META_FILE, (json.dumps(meta, indent=2, ensure_ascii=False) + "\n").encode("utf-8")
     )
+    hf_path = path / HUGGINGFACE_FILE
+    if huggingface is not None:
+        _write_atomically(hf_path, huggingface.encode("utf-8"))
+    elif is_libbpe_json(hf_path):
+        # An older layout's JSON, now stale, must not stand where Hugging Face's tools look.
+        hf_path.unlink()
     return path
+
+
+def is_libbpe_json(path: Path) -> bool:
+    """Whether ``path`` is a JSON file that libbpe wrote (and not, say, Hugging Face's)."""
+    try:
+        return json.loads(path.read_text(encoding="utf-8")).get("format") == FORMAT
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError, AttributeError):
+        return False
 
 
 def _missing(path: Path, what: str) -> FileNotFoundError:
@@ -83,6 +115,8 @@ def load(directory: str | os.PathLike) -> _ffi.Vocab:
     if not path.is_dir():
         raise _missing(path, "the tokenizer directory")
     meta_path = path / META_FILE
+    if not meta_path.is_file() and is_libbpe_json(path / HUGGINGFACE_FILE):
+        meta_path = path / HUGGINGFACE_FILE  # the older layout
     if not meta_path.is_file():
         raise _missing(meta_path, f"{META_FILE} (not a libbpe tokenizer directory?)")
     try:

@@ -147,9 +147,13 @@ class Tokenizer:
 
         return cls.from_tiktoken(tiktoken.get_encoding(tiktoken_name), bos_token="<|endoftext|>")
 
-    def save(self, directory: str | os.PathLike) -> None:
-        """Writes ``tokenizer.tiktoken`` and ``tokenizer.json`` into ``directory``."""
-        _directory.save(directory, self.mergeable_ranks, self.pattern, self.special_tokens)
+    def save(self, directory: str | os.PathLike, *, huggingface: bool = False) -> None:
+        """Writes ``tokenizer.tiktoken`` (the ranks, in tiktoken's format) and ``libbpe.json``
+        (the pattern and special tokens) into ``directory``; with ``huggingface=True`` also
+        Hugging Face's ``tokenizer.json`` (:meth:`to_huggingface_json`), which makes the
+        directory one that Hugging Face's tools read too."""
+        text = self.to_huggingface_json() if huggingface else None
+        _directory.save(directory, self.mergeable_ranks, self.pattern, self.special_tokens, text)
 
     def to_huggingface_json(self) -> str:
         """This tokenizer as the text of Hugging Face's ``tokenizer.json``, which

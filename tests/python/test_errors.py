@@ -127,9 +127,9 @@ def test_a_missing_directory(tmp_path):
     assert info.value.filename == str(tmp_path / "nope")
 
 
-def test_a_directory_without_tokenizer_json(saved):
-    (saved / "tokenizer.json").unlink()
-    with pytest.raises(FileNotFoundError, match=r"tokenizer.json \(not a libbpe tokenizer directory\?\)"):
+def test_a_directory_without_its_json(saved):
+    (saved / "libbpe.json").unlink()
+    with pytest.raises(FileNotFoundError, match=r"libbpe.json \(not a libbpe tokenizer directory\?\)"):
         libbpe.Tokenizer.load(saved)
 
 
@@ -159,8 +159,8 @@ def test_a_directory_without_the_ranks(saved):
         ),
     ],
 )
-def test_a_corrupt_tokenizer_json(saved, content, message):
-    path = saved / "tokenizer.json"
+def test_a_corrupt_json(saved, content, message):
+    path = saved / "libbpe.json"
     if isinstance(content, bytes):
         path.write_bytes(content)
     else:

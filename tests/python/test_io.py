@@ -27,7 +27,7 @@ def same_tokenizer(a: libbpe.Tokenizer, b: libbpe.Tokenizer, texts) -> None:
 
 def test_save_and_load_round_trip(nanochat_tokenizer, mixed_texts, tmp_path):
     nanochat_tokenizer.save(tmp_path / "tok")
-    assert sorted(p.name for p in (tmp_path / "tok").iterdir()) == ["tokenizer.json", "tokenizer.tiktoken"]
+    assert sorted(p.name for p in (tmp_path / "tok").iterdir()) == ["libbpe.json", "tokenizer.tiktoken"]
     loaded = libbpe.Tokenizer.load(tmp_path / "tok")
     same_tokenizer(loaded, nanochat_tokenizer, mixed_texts)
     assert loaded.get_bos_token_id() == nanochat_tokenizer.get_bos_token_id()
@@ -45,7 +45,7 @@ def test_saved_files_are_tiktokens_format_and_small_json(nanochat_tokenizer, tmp
         tiktoken.load.load_tiktoken_bpe(str(tmp_path / "tokenizer.tiktoken"))
         == nanochat_tokenizer.mergeable_ranks
     )
-    meta = json.loads((tmp_path / "tokenizer.json").read_text(encoding="utf-8"))
+    meta = json.loads((tmp_path / "libbpe.json").read_text(encoding="utf-8"))
     assert meta["format"] == FORMAT and meta["version"] == FORMAT_VERSION
     assert meta["pattern"] == libbpe.NANOCHAT_PATTERN
     assert meta["special_tokens"] == nanochat_tokenizer.special_tokens
@@ -53,6 +53,30 @@ def test_saved_files_are_tiktokens_format_and_small_json(nanochat_tokenizer, tmp
     # Nothing is pickled.
     for path in tmp_path.iterdir():
         assert not path.read_bytes().startswith(b"\x80"), path
+
+
+def test_a_directory_can_hold_hugging_faces_file_too(nanochat_tokenizer, mixed_texts, tmp_path):
+    import tokenizers
+
+    nanochat_tokenizer.save(tmp_path, huggingface=True)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["libbpe.json", "tokenizer.json", "tokenizer.tiktoken"]
+    hf = tokenizers.Tokenizer.from_file(str(tmp_path / "tokenizer.json"))
+    text = "<|bos|>hello world 中文"
+    assert hf.encode(text).ids == nanochat_tokenizer.encoding.encode(text, allowed_special="all")
+    same_tokenizer(libbpe.Tokenizer.load(tmp_path), nanochat_tokenizer, mixed_texts)
+    # Saving again without it leaves Hugging Face's file alone.
+    nanochat_tokenizer.save(tmp_path)
+    assert tokenizers.Tokenizer.from_file(str(tmp_path / "tokenizer.json")).encode(text).ids == hf.encode(text).ids
+
+
+def test_the_older_layout_still_loads_and_saving_moves_its_json(nanochat_tokenizer, mixed_texts, tmp_path):
+    # Earlier builds wrote libbpe's JSON as tokenizer.json, the name Hugging Face's tools read.
+    nanochat_tokenizer.save(tmp_path)
+    (tmp_path / "libbpe.json").rename(tmp_path / "tokenizer.json")
+    same_tokenizer(libbpe.Tokenizer.load(tmp_path), nanochat_tokenizer, mixed_texts)
+    libbpe.Tokenizer.load(tmp_path).save(tmp_path)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["libbpe.json", "tokenizer.tiktoken"]
+    same_tokenizer(libbpe.Tokenizer.load(tmp_path), nanochat_tokenizer, mixed_texts)
 
 
 def test_encoding_is_an_equivalent_cached_tiktoken_encoding(gpt4_tokenizer, mixed_texts):
@@ -204,18 +228,37 @@ def test_cli_encode_and_decode(nanochat_tokenizer, tmp_path):
 def test_cli_writes_hugging_faces_tokenizer_json(nanochat_tokenizer, tmp_path):
     import tokenizers
 
-    nanochat_tokenizer.save(tmp_path / "tok")
-    out = tmp_path / "hf" / "tokenizer.json"
-    out.parent.mkdir()
-    result = run_cli("huggingface", str(tmp_path / "tok"), str(out))
-    assert result.returncode == 0, result.stderr
     text = "<|bos|>hello world 中文"
-    ids = tokenizers.Tokenizer.from_file(str(out)).encode(text).ids
-    assert ids == nanochat_tokenizer.encoding.encode(text, allowed_special="all")
-    # The directory's own tokenizer.json (libbpe's) is not overwritten.
-    clobber = run_cli("huggingface", str(tmp_path / "tok"), str(tmp_path / "tok" / "tokenizer.json"))
+    expected = nanochat_tokenizer.encoding.encode(text, allowed_special="all")
+    tok = tmp_path / "tok"
+    nanochat_tokenizer.save(tok)
+    # Into the directory, by default.
+    result = run_cli("huggingface", str(tok))
+    assert result.returncode == 0, result.stderr
+    assert tokenizers.Tokenizer.from_file(str(tok / "tokenizer.json")).encode(text).ids == expected
+    # Anywhere else.
+    out = tmp_path / "elsewhere.json"
+    assert run_cli("huggingface", str(tok), str(out)).returncode == 0
+    assert tokenizers.Tokenizer.from_file(str(out)).encode(text).ids == expected
+    # A directory of the older layout: its own JSON moves to libbpe.json, not lost.
+    old = tmp_path / "old"
+    nanochat_tokenizer.save(old)
+    (old / "libbpe.json").rename(old / "tokenizer.json")
+    clobber = run_cli("huggingface", str(old), str(old / "tokenizer.json"))
     assert clobber.returncode == 1 and "elsewhere" in clobber.stderr
-    assert libbpe.Tokenizer.load(tmp_path / "tok").mergeable_ranks == nanochat_tokenizer.mergeable_ranks
+    assert run_cli("huggingface", str(old)).returncode == 0
+    assert tokenizers.Tokenizer.from_file(str(old / "tokenizer.json")).encode(text).ids == expected
+    assert libbpe.Tokenizer.load(old).mergeable_ranks == nanochat_tokenizer.mergeable_ranks
+
+
+def test_cli_train_can_write_hugging_faces_file(inputs, tmp_path):
+    root, _ = inputs
+    out = tmp_path / "tok"
+    args = ["--vocab-size", "300", "--output", str(out), "--quiet", "--huggingface", str(root / "b.jsonl")]
+    result = run_cli("train", *args)
+    assert result.returncode == 0, result.stderr
+    assert (out / "tokenizer.json").is_file() and "tokenizer.json" in result.stdout
+    assert libbpe.Tokenizer.load(out).vocab_size == 300
 
 
 def test_cli_reports_errors_in_one_line(tmp_path):
