@@ -13,6 +13,9 @@ use rayon::prelude::*;
 use rustc_hash::FxBuildHasher;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
+use table::Table;
+
+mod table;
 
 /// Long documents are cut into pieces of about this many bytes so that one document can
 /// keep every core busy; see [`Pretokenizer::pieces`].
@@ -105,8 +108,8 @@ fn fold<K: Eq + std::hash::Hash, S: std::hash::BuildHasher>(
 /// The counts of one batch; long chunks are keyed by slices borrowed from its documents.
 #[derive(Default)]
 pub struct BatchCounts<'a> {
-    small: SmallMap,
-    medium: MediumMap,
+    small: Table<u64>,
+    medium: Table<u128>,
     large: HashMap<&'a [u8], u64>,
 }
 
@@ -115,20 +118,26 @@ impl<'a> BatchCounts<'a> {
     #[inline(always)]
     fn add(&mut self, text: &'a [u8], at: usize, len: usize) {
         if len <= SMALL {
-            *self.small.entry(pack_at(text, at, len)).or_insert(0) += 1;
+            self.small.add_later(pack_at(text, at, len));
             return;
         }
         let chunk = &text[at..at + len];
         if len <= MEDIUM {
-            *self.medium.entry(pack_medium(chunk)).or_insert(0) += 1;
+            self.medium.add_later(pack_medium(chunk));
         } else {
             *self.large.entry(chunk).or_insert(0) += 1;
         }
     }
 
+    /// Counts what `add` holds back; see [`Table::add_later`].
+    fn flush(&mut self) {
+        self.small.flush();
+        self.medium.flush();
+    }
+
     fn merge(mut self, other: Self) -> Self {
-        fold(&mut self.small, other.small);
-        fold(&mut self.medium, other.medium);
+        self.small.absorb(other.small);
+        self.medium.absorb(other.medium);
         fold(&mut self.large, other.large);
         self
     }
@@ -177,11 +186,11 @@ struct Scattered<'a> {
 impl<'a> Scattered<'a> {
     fn of(batch: BatchCounts<'a>) -> Self {
         let mut small = vec![Vec::new(); SHARDS];
-        for (k, v) in batch.small {
+        for (k, v) in batch.small.into_iter() {
             small[shard(k)].push((k, v));
         }
         let mut medium = vec![Vec::new(); SHARDS];
-        for (k, v) in batch.medium {
+        for (k, v) in batch.medium.into_iter() {
             medium[shard_medium(k)].push((k, v));
         }
         Scattered {
@@ -302,7 +311,11 @@ fn count_parts<'a>(
     })?;
     Ok(slots
         .into_iter()
-        .map(|m| m.into_inner().unwrap_or_else(|e| e.into_inner()))
+        .map(|m| {
+            let mut counts = m.into_inner().unwrap_or_else(|e| e.into_inner());
+            counts.flush();
+            counts
+        })
         .collect())
 }
 
