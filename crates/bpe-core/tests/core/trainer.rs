@@ -82,6 +82,51 @@ fn a_huge_document_counts_like_its_sequential_split() {
     }
 }
 
+/// Short, medium and long chunks (packed in a `u64`, a `u128`, or kept as bytes: each kind
+/// has its own tables) fed over several batches count as one sequential split of them all,
+/// read back by chunk and as a whole.
+#[test]
+fn batches_count_like_one_sequential_split() {
+    let mut state = 0x853c_49e6_748f_ea9bu64;
+    let mut next = move || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        state
+    };
+    let letters = ["a", "b", "é", "ж", "語"];
+    let docs: Vec<String> = (0..300)
+        .map(|_| {
+            (0..200)
+                .map(|_| {
+                    let len = 1 + next() % 40;
+                    let word: String = (0..len).map(|_| letters[(next() % 5) as usize]).collect();
+                    [" ", "  ", "\n"][(next() % 3) as usize].to_string() + &word
+                })
+                .collect()
+        })
+        .collect();
+    let mut t = Trainer::new(GPT4_PATTERN, 2).unwrap();
+    for batch in docs.chunks(70) {
+        let batch: Vec<&[u8]> = batch.iter().map(|d| d.as_bytes()).collect();
+        t.feed(&batch).unwrap();
+    }
+    let p = bpe_core::Pretokenizer::with_regex(GPT4_PATTERN).unwrap();
+    let mut want = std::collections::HashMap::new();
+    for d in &docs {
+        for c in p.chunks(d).unwrap() {
+            *want.entry(c.as_bytes().to_vec()).or_insert(0u64) += 1;
+        }
+    }
+    assert!(want.keys().any(|k| k.len() > 15) && want.keys().any(|k| k.len() <= 7));
+    for (k, n) in &want {
+        assert_eq!(t.counts().get(k), *n, "{:?}", String::from_utf8_lossy(k));
+    }
+    let got: std::collections::HashMap<Vec<u8>, u64> =
+        t.counts().iter().map(|(k, n)| (k.to_vec(), n)).collect();
+    assert_eq!(got, want);
+}
+
 #[test]
 fn cancel_flag_stops_training() {
     let mut t = Trainer::new(GPT4_PATTERN, 0).unwrap();
