@@ -1,9 +1,10 @@
 //! Chunk counts: how often each distinct chunk occurs in everything fed so far.
 //!
-//! A batch is split and counted on every core into tables keyed by borrowed slices (no
-//! allocation per chunk), and only once the whole batch has succeeded are those tables folded
-//! into the owned table (in shards, on every core). So a batch with a bad document changes
-//! nothing, and memory grows with the number of distinct chunks, not with the corpus.
+//! A batch is split and counted on every core into tables keyed by packed short chunks or
+//! borrowed slices (no allocation per chunk), and only once the whole batch has succeeded
+//! are those tables folded into the owned table (in shards, on every core). So a batch with
+//! a bad document changes nothing, and memory grows with the number of distinct chunks, not
+//! with the corpus.
 
 use crate::error::{Error, Result};
 use crate::packed::{pack_at, pack_with_len};
@@ -76,9 +77,9 @@ type SmallMap = HashMap<u64, u64, FxBuildHasher>;
 type MediumMap = HashMap<u128, u64, FxBuildHasher>;
 type LargeMap = HashMap<Box<[u8]>, u64>;
 
-/// The owned tables of packed chunks are split into this many shards by key, so that a
-/// batch is folded in on every core, a shard per task: folded on one thread, while the
-/// others waited, the fold took a fifth of the time of counting.
+/// The owned tables are split into this many shards by key (long chunks by their bytes), so
+/// that a batch is folded in on every core, a shard per task: folded on one thread, while
+/// the others waited, the fold took a fifth of the time of counting.
 const SHARDS: usize = 16;
 
 /// The shard of a packed key: its top bits after a multiplication by another constant than
@@ -401,10 +402,14 @@ impl ChunkCounts {
         } else if chunk.len() <= MEDIUM {
             let key = pack_medium(chunk);
             *self.medium[shard_medium(key)].entry(key).or_insert(0) += n;
-        } else if let Some(c) = self.large[shard_large(chunk)].get_mut(chunk) {
-            *c += n;
         } else {
-            self.large[shard_large(chunk)].insert(chunk.into(), n);
+            let large = &mut self.large[shard_large(chunk)];
+            match large.get_mut(chunk) {
+                Some(c) => *c += n,
+                None => {
+                    large.insert(chunk.into(), n);
+                }
+            }
         }
     }
 
