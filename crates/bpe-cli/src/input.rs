@@ -1,7 +1,9 @@
 //! Reading the inputs of `bpe train` into batches of documents.
 //!
 //! A reader thread fills one batch until it holds about `batch_bytes`, hands it over a
-//! channel, and starts on the next. It only copies bytes: whole files as they are, and JSONL
+//! channel, and starts on the next. It copies no text out of a large regular file: it maps
+//! the file into memory and a batch lists where its lines lie in the map. Other inputs
+//! (standard input, pipes, small files) are copied: whole files as they are, and JSONL
 //! files line by line. The lines are parsed after the hand-over by [`Batch::decode`], as
 //! tasks on the counting threads while they count the previous batch, rather than by a third
 //! busy thread competing with them. The first batches are small, so that counting starts
@@ -10,11 +12,13 @@
 use crate::args::{Input, Source};
 use crate::jsonl::{self, Line};
 use crate::CliError;
+use memmap2::{Mmap, UncheckedAdvice};
 use rayon::prelude::*;
 use std::fs::File;
 use std::io::Read;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc::{Receiver, SyncSender};
+use std::sync::Arc;
 
 /// JSONL is read this many bytes at a time; a longer line grows the block.
 const BLOCK: usize = 4 << 20;
@@ -22,12 +26,23 @@ const BLOCK: usize = 4 << 20;
 /// JSONL lines are parsed in groups of about this many bytes, each a task of its own.
 const DECODE_GROUP: usize = 1 << 20;
 
-/// Pieces of input laid end to end: whole documents and JSONL lines, with where each ends
-/// and where it came from; and, once decoded, where the text of each is.
+/// Regular JSONL files of at least this many bytes are mapped rather than read. Copying
+/// costs more than the text's parsing (the kernel's copy, and the first touch of every page
+/// of the buffers it goes to); smaller files are copied so that many of them share a batch.
+const MAP_AT_LEAST: u64 = 1 << 20;
+
+/// Pieces of input: whole documents and JSONL lines, with where each lies and where it came
+/// from; and, once decoded, where the text of each is.
 #[derive(Default)]
 pub struct Batch {
+    /// Copied input, where the pieces lie unless the batch has a map.
     raw: Vec<u8>,
-    ends: Vec<usize>,
+    /// The mapped file the pieces lie in, if they do: a batch never mixes the two.
+    map: Option<Arc<Mmap>>,
+    /// Where each piece lies, in `raw` or in the map.
+    pieces: Vec<(usize, usize)>,
+    /// Bytes of text in the pieces.
+    bytes: usize,
     /// For each piece, its input (index into the inputs) and JSONL line; line 0 marks a whole
     /// file, which is a document as it is.
     origins: Vec<(usize, u64)>,
@@ -40,7 +55,7 @@ pub struct Batch {
 /// Where the text of a piece is once decoded.
 #[derive(Clone, Copy)]
 enum Span {
-    /// `raw[start..end]`: a whole document.
+    /// `source()[start..end]`: a whole document.
     Raw(usize, usize),
     /// `decoded[buffer][start..end]`: the text field of a line.
     Decoded(usize, usize, usize),
@@ -57,33 +72,46 @@ impl Batch {
     /// they share its threads with the counting of the previous batch). The first bad line
     /// fails the whole batch.
     pub fn decode(&mut self, field: &str) -> Result<(), BadLine> {
-        let n = self.ends.len();
-        let groups = (self.raw.len() / DECODE_GROUP).clamp(1, n.max(1));
+        let n = self.pieces.len();
+        let (first, last) = match (self.pieces.first(), self.pieces.last()) {
+            (Some(&(first, _)), Some(&(_, last))) => (first, last),
+            _ => (0, 0),
+        };
+        let groups = ((last - first) / DECODE_GROUP).clamp(1, n.max(1));
         // Contiguous groups of pieces of about equal bytes.
         let mut bounds = vec![0];
         for g in 1..groups {
             let at = self
-                .ends
-                .partition_point(|&end| end <= self.raw.len() / groups * g);
+                .pieces
+                .partition_point(|&(_, end)| end - first <= (last - first) / groups * g);
             bounds.push(at.max(bounds[g - 1]));
         }
         bounds.push(n);
         self.decoded.resize_with(groups, Vec::new);
-        let (raw, ends, origins) = (&self.raw, &self.ends, &self.origins);
+        let source = match &self.map {
+            Some(map) => &map[..],
+            None => &self.raw[..],
+        };
+        let (pieces, origins) = (&self.pieces, &self.origins);
         let spans: Result<Vec<Vec<Span>>, BadLine> = self.decoded[..groups]
             .par_iter_mut()
             .enumerate()
             .map(|(g, buffer)| {
+                let group = bounds[g]..bounds[g + 1];
                 buffer.clear();
-                (bounds[g]..bounds[g + 1])
+                // A line's text is never longer than the line, so the buffer never moves
+                // (a copy, and fresh pages to touch).
+                if !group.is_empty() {
+                    buffer.reserve(pieces[group.end - 1].1 - pieces[group.start].0);
+                }
+                group
                     .map(|i| {
-                        let start = if i == 0 { 0 } else { ends[i - 1] };
-                        let (piece, line) = (&raw[start..ends[i]], origins[i].1);
-                        if line == 0 {
-                            return Ok(Span::Raw(start, ends[i]));
+                        let (start, end) = pieces[i];
+                        if origins[i].1 == 0 {
+                            return Ok(Span::Raw(start, end));
                         }
                         let from = buffer.len();
-                        decode_line(piece, field, buffer)
+                        decode_line(&source[start..end], field, buffer)
                             .map(|()| Span::Decoded(g, from, buffer.len()))
                             .map_err(|problem| BadLine { piece: i, problem })
                     })
@@ -100,15 +128,15 @@ impl Batch {
         self.spans
             .iter()
             .map(|&span| match span {
-                Span::Raw(start, end) => &self.raw[start..end],
+                Span::Raw(start, end) => &self.source()[start..end],
                 Span::Decoded(b, start, end) => &self.decoded[b][start..end],
             })
             .collect()
     }
 
-    /// Bytes of input in the batch.
+    /// Bytes of input text in the batch.
     pub fn bytes(&self) -> usize {
-        self.raw.len()
+        self.bytes
     }
 
     /// Where piece `i` came from: input index and line (0 for a whole-file document).
@@ -116,16 +144,46 @@ impl Batch {
         self.origins[i]
     }
 
-    fn end_piece(&mut self, input: usize, line: u64) {
-        self.ends.push(self.raw.len());
+    fn source(&self) -> &[u8] {
+        match &self.map {
+            Some(map) => map,
+            None => &self.raw,
+        }
+    }
+
+    /// Ends a piece of copied input that started at `start` in `raw`.
+    fn end_piece(&mut self, start: usize, input: usize, line: u64) {
+        self.pieces.push((start, self.raw.len()));
+        self.bytes += self.raw.len() - start;
         self.origins.push((input, line));
     }
 
     fn clear(&mut self) {
+        if let (Some(map), Some(&(first, _)), Some(&(_, last))) =
+            (self.map.take(), self.pieces.first(), self.pieces.last())
+        {
+            forget_pages(&map, first, last);
+        }
         self.raw.clear();
-        self.ends.clear();
+        self.pieces.clear();
+        self.bytes = 0;
         self.origins.clear();
         self.spans.clear();
+    }
+}
+
+/// Lets the kernel unmap the pages of `map` that lie wholly within `start..end`, which no
+/// batch will read again: a mapped file's pages would otherwise stay in the process's
+/// memory until the end, all of a file of many gigabytes.
+fn forget_pages(map: &Mmap, start: usize, end: usize) {
+    let page = 4096;
+    let (start, end) = (start.next_multiple_of(page), end / page * page);
+    if start < end {
+        // SAFETY: the map is read-only and private, so dropping its pages loses nothing:
+        // a later read of them would map the file's pages again. The result is ignored
+        // because the advice only saves memory.
+        let _ =
+            unsafe { map.unchecked_advise_range(UncheckedAdvice::DontNeed, start, end - start) };
     }
 }
 
@@ -232,7 +290,14 @@ impl State<'_> {
             let name = input.name();
             let mut reader: Box<dyn Read> = match &input.source {
                 Source::Stdin => Box::new(std::io::stdin().lock()),
-                Source::File(path) => Box::new(open(path, &name)?),
+                Source::File(path) => {
+                    let file = open(path, &name)?;
+                    if let Some(map) = input.jsonl.then(|| map_large(&file)).flatten() {
+                        self.map_jsonl(index, map)?;
+                        continue;
+                    }
+                    Box::new(file)
+                }
             };
             if input.jsonl {
                 self.read_jsonl(index, &name, &mut reader)?;
@@ -245,7 +310,7 @@ impl State<'_> {
 
     /// Hands the batch over if it has any document, and takes a spent one to fill next.
     fn send(&mut self) -> Result<(), Stop> {
-        if self.batch.ends.is_empty() {
+        if self.batch.pieces.is_empty() {
             return Ok(());
         }
         let mut next = self.r.spent.try_recv().unwrap_or_default();
@@ -255,7 +320,7 @@ impl State<'_> {
     }
 
     fn send_if_full(&mut self) -> Result<(), Stop> {
-        if self.batch.raw.len() >= self.limit {
+        if self.batch.bytes >= self.limit {
             self.send()?;
             self.limit = (self.limit * 2).min(self.r.batch_bytes);
         }
@@ -291,7 +356,7 @@ impl State<'_> {
             ))
             .into());
         }
-        self.batch.end_piece(index, 0);
+        self.batch.end_piece(start, index, 0);
         self.send_if_full()
     }
 
@@ -340,19 +405,99 @@ impl State<'_> {
         }
     }
 
-    /// Copies a JSONL line into the batch, to be parsed by [`Batch::decode`]; a blank line
-    /// is no document.
+    /// Copies a JSONL line into the batch, to be parsed by [`Batch::decode`].
     fn jsonl_line(&mut self, index: usize, line_no: u64, line: &[u8]) -> Result<(), Stop> {
-        // A byte-order mark may open a file written on Windows.
-        let line = match line_no {
-            1 => line.strip_prefix(b"\xef\xbb\xbf").unwrap_or(line),
-            _ => line,
-        };
-        if jsonl::is_blank(line) {
+        let Some(at) = json_start(line_no, line) else {
             return Ok(());
-        }
-        self.batch.raw.extend_from_slice(line);
-        self.batch.end_piece(index, line_no);
+        };
+        let start = self.batch.raw.len();
+        self.batch.raw.extend_from_slice(&line[at..]);
+        self.batch.end_piece(start, index, line_no);
         self.send_if_full()
     }
+
+    /// JSONL in a mapped file: each batch lists where its lines lie in the map, to be
+    /// parsed by [`Batch::decode`].
+    fn map_jsonl(&mut self, index: usize, map: Mmap) -> Result<(), Stop> {
+        // A batch's pieces lie in copied input or in one map, never both.
+        self.send()?;
+        let map = Arc::new(map);
+        let text: &[u8] = &map;
+        let (mut line_start, mut line_no, mut reported) = (0, 0u64, 0);
+        while line_start < text.len() {
+            let end =
+                memchr::memchr(b'\n', &text[line_start..]).map_or(text.len(), |i| line_start + i);
+            line_no += 1;
+            if let Some(at) = json_start(line_no, &text[line_start..end]) {
+                let batch = &mut self.batch;
+                batch.map.get_or_insert_with(|| Arc::clone(&map));
+                batch.pieces.push((line_start + at, end));
+                batch.bytes += end - line_start - at;
+                batch.origins.push((index, line_no));
+            }
+            line_start = end + 1;
+            if self.batch.bytes >= self.limit {
+                self.check_abandoned()?;
+                let done = line_start.min(text.len());
+                self.r
+                    .bytes_read
+                    .fetch_add((done - reported) as u64, Ordering::Relaxed);
+                reported = done;
+                self.send_if_full()?;
+            }
+        }
+        self.r
+            .bytes_read
+            .fetch_add((text.len() - reported) as u64, Ordering::Relaxed);
+        self.send()
+    }
+}
+
+/// Where the JSON of a JSONL line starts (past the byte-order mark that may open a file
+/// written on Windows), or `None` for a blank line, which holds no document.
+fn json_start(line_no: u64, line: &[u8]) -> Option<usize> {
+    let at = match line_no {
+        1 if line.starts_with(b"\xef\xbb\xbf") => 3,
+        _ => 0,
+    };
+    (!jsonl::is_blank(&line[at..])).then_some(at)
+}
+
+/// Maps `file` if it is a regular file of at least [`MAP_AT_LEAST`] bytes; `None` if not or
+/// if mapping fails, and then it is read instead.
+fn map_large(file: &File) -> Option<Mmap> {
+    let meta = file.metadata().ok()?;
+    if !meta.is_file() || meta.len() < MAP_AT_LEAST {
+        return None;
+    }
+    report_truncation();
+    // SAFETY: the map is only read. Another process may still change the file meanwhile:
+    // a changed line is read as it is then (as `read` would), and a read past a new, shorter
+    // end raises SIGBUS, which `report_truncation` turns into an error message.
+    let map = unsafe { Mmap::map(file) }.ok()?;
+    let _ = map.advise(memmap2::Advice::Sequential);
+    Some(map)
+}
+
+/// Makes SIGBUS, which reading a mapped file raises once another process has truncated the
+/// file, exit with an error message instead of killing the process without a word.
+fn report_truncation() {
+    extern "C" fn on_sigbus(_: libc::c_int) {
+        const MESSAGE: &[u8] = b"bpe: error: an input file was truncated while it was read\n";
+        // SAFETY: write and _exit are async-signal-safe; the message is a static buffer.
+        unsafe {
+            libc::write(2, MESSAGE.as_ptr().cast(), MESSAGE.len());
+            libc::_exit(1);
+        }
+    }
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        // SAFETY: a zeroed sigaction is valid (no flags, empty mask), and the handler only
+        // calls async-signal-safe functions.
+        unsafe {
+            let mut action: libc::sigaction = std::mem::zeroed();
+            action.sa_sigaction = on_sigbus as extern "C" fn(libc::c_int) as libc::sighandler_t;
+            libc::sigaction(libc::SIGBUS, &action, std::ptr::null_mut());
+        }
+    });
 }

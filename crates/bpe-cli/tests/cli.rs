@@ -188,6 +188,76 @@ mod train {
         );
     }
 
+    /// JSONL lines in the shapes the reader accepts: a byte-order mark first, blank lines
+    /// between, `\r\n` ends, and no newline after the last; `bad` replaces the 3000th
+    /// document, on line 4200.
+    pub fn jsonl_file(documents: &[String], bad: Option<&str>) -> String {
+        let mut file = String::from("\u{feff}");
+        for (i, d) in documents.iter().enumerate() {
+            let line = serde_json::json!({ "id": i, "text": d }).to_string();
+            file.push_str(match bad {
+                Some(bad) if i == 2999 => bad,
+                _ => &line,
+            });
+            file.push_str(match i % 5 {
+                _ if i + 1 == documents.len() => "",
+                0 => "\r\n",
+                // Two blank lines after every fifth line before the 3000th: 1,200 in all.
+                1 if i < 2999 => "\n\n \t\n",
+                _ => "\n",
+            });
+        }
+        file
+    }
+
+    #[test]
+    fn maps_large_jsonl_files_and_reads_what_it_copies() {
+        let dir = scratch("mapped");
+        let big: Vec<String> = corpus(6000, 8)
+            .iter()
+            .enumerate()
+            .map(|(i, d)| format!("{d} {i}"))
+            .collect();
+        let small = corpus(30, 9);
+        let file = jsonl_file(&big, None);
+        // At least 1 MiB, so bpe maps it instead of copying it.
+        assert!(file.len() > 1 << 20, "{}", file.len());
+        std::fs::write(dir.join("big.jsonl"), file).unwrap();
+        std::fs::write(dir.join("small.jsonl"), jsonl("text", &small)).unwrap();
+        let mut docs: Vec<&str> = big.iter().map(String::as_str).collect();
+        docs.extend(small.iter().map(String::as_str));
+        docs.extend(small.iter().map(String::as_str));
+        let expected = expected_tiktoken(GPT4_PATTERN, &docs, 400, &[]);
+        // One batch, and many batches of a file that starts after copied input and is
+        // followed by more.
+        for batch_mb in ["64", "0.05"] {
+            let out = bpe(
+                &dir,
+                &[
+                    "train",
+                    "--vocab-size",
+                    "400",
+                    "--batch-mb",
+                    batch_mb,
+                    "-o",
+                    "v",
+                    "small.jsonl",
+                    "big.jsonl",
+                    "small.jsonl",
+                ],
+                b"",
+            );
+            assert_ok(&out);
+            assert_eq!(
+                std::fs::read(dir.join("v")).unwrap(),
+                expected,
+                "{batch_mb}"
+            );
+            let summary = stderr(&out);
+            assert!(summary.contains("documents      6,060\n"), "{summary}");
+        }
+    }
+
     #[test]
     fn presets_and_patterns_choose_the_split() {
         let dir = scratch("patterns");
@@ -668,6 +738,73 @@ mod errors {
             1,
             "d.jsonl: line 5001: field \"text\" is not a string (it is a boolean)",
         );
+    }
+
+    #[test]
+    fn malformed_jsonl_in_a_mapped_file() {
+        let file = super::train::jsonl_file(&corpus(6000, 10), Some("{\"text\": [1]}"));
+        assert!(file.len() > 1 << 20);
+        fails(
+            "mapped_bad_line",
+            &[("big.jsonl", file.as_bytes())],
+            &[
+                "train",
+                "--vocab-size",
+                "300",
+                "--batch-mb",
+                "0.1",
+                "-o",
+                "v",
+                "big.jsonl",
+            ],
+            1,
+            "big.jsonl: line 4200: field \"text\" is not a string (it is an array)",
+        );
+    }
+
+    #[test]
+    fn a_mapped_file_truncated_while_read() {
+        let dir = scratch("truncated");
+        let line = format!("{}\n", serde_json::json!({"text": corpus(1, 11)[0]}));
+        let path = dir.join("big.jsonl");
+        std::fs::write(&path, line.repeat((64 << 20) / line.len())).unwrap();
+        let child = Command::new(env!("CARGO_BIN_EXE_bpe"))
+            .args([
+                "train",
+                "--vocab-size",
+                "300",
+                "--batch-mb",
+                "0.1",
+                "-o",
+                "v",
+            ])
+            .arg(&path)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        // Once the file is mapped, bpe has read at most a few batches of its 64 MB: the
+        // reader stays two batches ahead of counting.
+        let maps = format!("/proc/{}/maps", child.id());
+        while !std::fs::read_to_string(&maps)
+            .unwrap()
+            .contains(path.to_str().unwrap())
+        {
+            std::thread::yield_now();
+        }
+        std::fs::File::options()
+            .write(true)
+            .open(&path)
+            .unwrap()
+            .set_len(0)
+            .unwrap();
+        let out = child.wait_with_output().unwrap();
+        assert_eq!(out.status.code(), Some(1));
+        assert_eq!(
+            stderr(&out),
+            "bpe: error: an input file was truncated while it was read\n"
+        );
+        assert_eq!(files_in(&dir), ["big.jsonl"]);
     }
 
     #[test]
