@@ -259,6 +259,39 @@ mod train {
     }
 
     #[test]
+    // The child is reaped by `wait4`, which clippy does not see.
+    #[allow(clippy::zombie_processes)]
+    fn a_mapped_file_is_let_go_as_it_is_counted() {
+        let dir = scratch("let_go");
+        let line = format!("{}\n", serde_json::json!({"text": corpus(1, 12)[0]}));
+        let path = dir.join("big.jsonl");
+        // Written a line at a time: a child's peak memory starts at its parent's at the
+        // fork, so this process must not hold the file's 96 MB either.
+        let mut file = std::io::BufWriter::new(std::fs::File::create(&path).unwrap());
+        for _ in 0..(96 << 20) / line.len() {
+            file.write_all(line.as_bytes()).unwrap();
+        }
+        file.flush().unwrap();
+        let child = Command::new(env!("CARGO_BIN_EXE_bpe"))
+            .args(["train", "--vocab-size", "300", "--batch-mb", "1", "-o", "v"])
+            .arg(&path)
+            .current_dir(&dir)
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        // The child's own peak memory, which `Child::wait` does not report.
+        let (mut status, mut usage) = (0, unsafe { std::mem::zeroed::<libc::rusage>() });
+        // SAFETY: waits for our own child, writing into the two locals.
+        let pid = unsafe { libc::wait4(child.id() as i32, &mut status, 0, &mut usage) };
+        assert_eq!(pid, child.id() as i32);
+        assert!(libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0);
+        // A few batches of 1 MB are in flight at a time; the 96 MB of the file that were
+        // counted must not stay in memory.
+        let peak_mb = usage.ru_maxrss / 1024;
+        assert!(peak_mb < 40, "peak {peak_mb} MB");
+    }
+
+    #[test]
     fn presets_and_patterns_choose_the_split() {
         let dir = scratch("patterns");
         let docs = corpus(30, 3);
@@ -779,6 +812,7 @@ mod errors {
                 "v",
             ])
             .arg(&path)
+            .current_dir(&dir)
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
