@@ -31,39 +31,52 @@ const DECODE_GROUP: usize = 1 << 20;
 /// of the buffers it goes to); smaller files are copied so that many of them share a batch.
 const MAP_AT_LEAST: u64 = 1 << 20;
 
-/// Pieces of input: whole documents and JSONL lines, with where each lies and where it came
-/// from; and, once decoded, where the text of each is.
+/// A batch of input: copied pieces (whole documents and JSONL lines, each with where it lies
+/// in `raw` and where it came from), or whole lines of one mapped JSONL file, which are
+/// found when decoded; and, once decoded, where the text of each document is.
 #[derive(Default)]
 pub struct Batch {
-    /// Copied input, where the pieces lie unless the batch has a map.
+    /// Copied input.
     raw: Vec<u8>,
-    /// The mapped file the pieces lie in, if they do: a batch never mixes the two.
-    map: Option<Arc<Mmap>>,
-    /// Where each piece lies, in `raw` or in the map.
-    pieces: Vec<(usize, usize)>,
-    /// Bytes of text in the pieces.
-    bytes: usize,
-    /// For each piece, its input (index into the inputs) and JSONL line; line 0 marks a whole
-    /// file, which is a document as it is.
+    /// Where each piece lies: in `raw`, or, once a mapped batch is decoded, in the map.
+    pieces: Vec<Piece>,
+    /// For each copied piece, its input (index into the inputs) and JSONL line; line 0
+    /// marks a whole file, which is a document as it is.
     origins: Vec<(usize, u64)>,
+    /// The lines of a mapped file this batch holds instead of copied pieces.
+    mapped: Option<Mapped>,
+    /// Bytes of input in the batch.
+    bytes: usize,
     /// The texts of the JSONL lines, one buffer per group of lines (kept to be reused).
     decoded: Vec<Vec<u8>>,
     /// Where the text of each piece is.
     spans: Vec<Span>,
 }
 
+/// Where a piece lies: `start..end` of `raw` or of the map.
+type Piece = (usize, usize);
+
+/// Whole lines `start..end` of a mapped JSONL file, input `input`.
+struct Mapped {
+    map: Arc<Mmap>,
+    input: usize,
+    start: usize,
+    end: usize,
+}
+
 /// Where the text of a piece is once decoded.
 #[derive(Clone, Copy)]
 enum Span {
-    /// `source()[start..end]`: a whole document.
+    /// `raw[start..end]`: a whole document.
     Raw(usize, usize),
     /// `decoded[buffer][start..end]`: the text field of a line.
     Decoded(usize, usize, usize),
 }
 
-/// A JSONL line that holds no document: the piece's index and what is wrong with it.
+/// A JSONL line that holds no document: where it is and what is wrong with it.
 pub struct BadLine {
-    pub piece: usize,
+    pub input: usize,
+    pub line: u64,
     pub problem: String,
 }
 
@@ -72,28 +85,43 @@ impl Batch {
     /// they share its threads with the counting of the previous batch). The first bad line
     /// fails the whole batch.
     pub fn decode(&mut self, field: &str) -> Result<(), BadLine> {
-        let n = self.pieces.len();
-        let (first, last) = match (self.pieces.first(), self.pieces.last()) {
-            (Some(&(first, _)), Some(&(_, last))) => (first, last),
-            _ => (0, 0),
+        let spans = match &self.mapped {
+            Some(m) => {
+                let cuts = line_groups(&m.map, m.start, m.end);
+                let buffers = buffers(&mut self.decoded, cuts.len() - 1);
+                let groups: Vec<Vec<(Span, Piece)>> = (buffers.par_iter_mut())
+                    .enumerate()
+                    .map(|(g, buffer)| decode_lines(m, cuts[g]..cuts[g + 1], g, field, buffer))
+                    .collect::<Result<_, _>>()?;
+                self.pieces.clear();
+                let pieces = groups.iter().flatten().map(|&(_, piece)| piece);
+                self.pieces.extend(pieces);
+                groups
+                    .into_iter()
+                    .map(|g| g.into_iter().map(|(span, _)| span).collect())
+                    .collect()
+            }
+            None => self.decode_copied(field)?,
         };
-        let groups = ((last - first) / DECODE_GROUP).clamp(1, n.max(1));
-        // Contiguous groups of pieces of about equal bytes.
+        self.spans.clear();
+        self.spans.extend(spans.into_iter().flatten());
+        Ok(())
+    }
+
+    /// [`Batch::decode`] for copied pieces: contiguous groups of about equal bytes.
+    fn decode_copied(&mut self, field: &str) -> Result<Vec<Vec<Span>>, BadLine> {
+        let n = self.pieces.len();
+        let groups = (self.raw.len() / DECODE_GROUP).clamp(1, n.max(1));
         let mut bounds = vec![0];
         for g in 1..groups {
             let at = self
                 .pieces
-                .partition_point(|&(_, end)| end - first <= (last - first) / groups * g);
+                .partition_point(|&(_, end)| end <= self.raw.len() / groups * g);
             bounds.push(at.max(bounds[g - 1]));
         }
         bounds.push(n);
-        self.decoded.resize_with(groups, Vec::new);
-        let source = match &self.map {
-            Some(map) => &map[..],
-            None => &self.raw[..],
-        };
-        let (pieces, origins) = (&self.pieces, &self.origins);
-        let spans: Result<Vec<Vec<Span>>, BadLine> = self.decoded[..groups]
+        let (raw, pieces, origins) = (&self.raw, &self.pieces, &self.origins);
+        buffers(&mut self.decoded, groups)
             .par_iter_mut()
             .enumerate()
             .map(|(g, buffer)| {
@@ -107,20 +135,22 @@ impl Batch {
                 group
                     .map(|i| {
                         let (start, end) = pieces[i];
-                        if origins[i].1 == 0 {
+                        let (input, line) = origins[i];
+                        if line == 0 {
                             return Ok(Span::Raw(start, end));
                         }
                         let from = buffer.len();
-                        decode_line(&source[start..end], field, buffer)
+                        decode_line(&raw[start..end], field, buffer)
                             .map(|()| Span::Decoded(g, from, buffer.len()))
-                            .map_err(|problem| BadLine { piece: i, problem })
+                            .map_err(|problem| BadLine {
+                                input,
+                                line,
+                                problem,
+                            })
                     })
                     .collect()
             })
-            .collect();
-        self.spans.clear();
-        self.spans.extend(spans?.into_iter().flatten());
-        Ok(())
+            .collect()
     }
 
     /// The documents of a decoded batch, in order, one per piece.
@@ -128,26 +158,23 @@ impl Batch {
         self.spans
             .iter()
             .map(|&span| match span {
-                Span::Raw(start, end) => &self.source()[start..end],
+                Span::Raw(start, end) => &self.raw[start..end],
                 Span::Decoded(b, start, end) => &self.decoded[b][start..end],
             })
             .collect()
     }
 
-    /// Bytes of input text in the batch.
+    /// Bytes of input in the batch.
     pub fn bytes(&self) -> usize {
         self.bytes
     }
 
-    /// Where piece `i` came from: input index and line (0 for a whole-file document).
+    /// Where piece `i` of a decoded batch came from: input index and line (0 for a
+    /// whole-file document).
     pub fn origin(&self, i: usize) -> (usize, u64) {
-        self.origins[i]
-    }
-
-    fn source(&self) -> &[u8] {
-        match &self.map {
-            Some(map) => map,
-            None => &self.raw,
+        match &self.mapped {
+            Some(m) => (m.input, line_at(&m.map, self.pieces[i].0)),
+            None => self.origins[i],
         }
     }
 
@@ -158,11 +185,13 @@ impl Batch {
         self.origins.push((input, line));
     }
 
+    fn is_empty(&self) -> bool {
+        self.pieces.is_empty() && self.mapped.is_none()
+    }
+
     fn clear(&mut self) {
-        if let (Some(map), Some(&(first, _)), Some(&(_, last))) =
-            (self.map.take(), self.pieces.first(), self.pieces.last())
-        {
-            forget_pages(&map, first, last);
+        if let Some(m) = self.mapped.take() {
+            forget_pages(&m.map, m.start, m.end);
         }
         self.raw.clear();
         self.pieces.clear();
@@ -170,6 +199,67 @@ impl Batch {
         self.origins.clear();
         self.spans.clear();
     }
+}
+
+/// The first `n` of a batch's decoding buffers, adding any that are missing (and keeping
+/// those beyond, to be reused by a later, larger batch).
+fn buffers(decoded: &mut Vec<Vec<u8>>, n: usize) -> &mut [Vec<u8>] {
+    if decoded.len() < n {
+        decoded.resize_with(n, Vec::new);
+    }
+    &mut decoded[..n]
+}
+
+/// Where the groups of `start..end` (whole lines of `text`) begin and end: about
+/// [`DECODE_GROUP`] bytes each, cut after a newline.
+fn line_groups(text: &[u8], start: usize, end: usize) -> Vec<usize> {
+    let groups = ((end - start) / DECODE_GROUP).max(1);
+    let mut cuts = vec![start];
+    for g in 1..groups {
+        let at = (start + (end - start) / groups * g).max(cuts[g - 1]);
+        cuts.push(memchr::memchr(b'\n', &text[at..end]).map_or(end, |i| at + i + 1));
+    }
+    cuts.push(end);
+    cuts
+}
+
+/// Decodes the lines in `range` of a mapped batch into `buffer` (group `g`): each document's
+/// span and where its line lies in the map. The lines are found here rather than by the
+/// reader, so each is read while its decoding needs it: a pass of the reader over the file
+/// cost as much as the decoding.
+fn decode_lines(
+    m: &Mapped,
+    range: std::ops::Range<usize>,
+    g: usize,
+    field: &str,
+    buffer: &mut Vec<u8>,
+) -> Result<Vec<(Span, Piece)>, BadLine> {
+    buffer.clear();
+    // A line's text is never longer than the line, so the buffer never moves.
+    buffer.reserve(range.len());
+    let text: &[u8] = &m.map;
+    let mut documents = Vec::new();
+    let mut at = range.start;
+    while at < range.end {
+        let end = memchr::memchr(b'\n', &text[at..range.end]).map_or(range.end, |i| at + i);
+        if let Some(skip) = json_start(at == 0, &text[at..end]) {
+            let from = buffer.len();
+            decode_line(&text[at + skip..end], field, buffer).map_err(|problem| BadLine {
+                input: m.input,
+                line: line_at(text, at),
+                problem,
+            })?;
+            documents.push((Span::Decoded(g, from, buffer.len()), (at + skip, end)));
+        }
+        at = end + 1;
+    }
+    Ok(documents)
+}
+
+/// The number of the line that holds byte `offset` of `text`, counting from 1. Only errors
+/// need it, so the lines are counted then.
+fn line_at(text: &[u8], offset: usize) -> u64 {
+    1 + memchr::memchr_iter(b'\n', &text[..offset]).count() as u64
 }
 
 /// Lets the kernel unmap the pages of `map` that lie wholly within `start..end`, which no
@@ -310,7 +400,7 @@ impl State<'_> {
 
     /// Hands the batch over if it has any document, and takes a spent one to fill next.
     fn send(&mut self) -> Result<(), Stop> {
-        if self.batch.pieces.is_empty() {
+        if self.batch.is_empty() {
             return Ok(());
         }
         let mut next = self.r.spent.try_recv().unwrap_or_default();
@@ -407,7 +497,7 @@ impl State<'_> {
 
     /// Copies a JSONL line into the batch, to be parsed by [`Batch::decode`].
     fn jsonl_line(&mut self, index: usize, line_no: u64, line: &[u8]) -> Result<(), Stop> {
-        let Some(at) = json_start(line_no, line) else {
+        let Some(at) = json_start(line_no == 1, line) else {
             return Ok(());
         };
         let start = self.batch.raw.len();
@@ -416,49 +506,44 @@ impl State<'_> {
         self.send_if_full()
     }
 
-    /// JSONL in a mapped file: each batch lists where its lines lie in the map, to be
-    /// parsed by [`Batch::decode`].
+    /// JSONL in a mapped file: each batch takes the whole lines of the next `limit` bytes or
+    /// so, to be found and parsed by [`Batch::decode`].
     fn map_jsonl(&mut self, index: usize, map: Mmap) -> Result<(), Stop> {
-        // A batch's pieces lie in copied input or in one map, never both.
+        // A batch holds copied input or lines of one map, never both.
         self.send()?;
         let map = Arc::new(map);
-        let text: &[u8] = &map;
-        let (mut line_start, mut line_no, mut reported) = (0, 0u64, 0);
-        while line_start < text.len() {
-            let end =
-                memchr::memchr(b'\n', &text[line_start..]).map_or(text.len(), |i| line_start + i);
-            line_no += 1;
-            if let Some(at) = json_start(line_no, &text[line_start..end]) {
-                let batch = &mut self.batch;
-                batch.map.get_or_insert_with(|| Arc::clone(&map));
-                batch.pieces.push((line_start + at, end));
-                batch.bytes += end - line_start - at;
-                batch.origins.push((index, line_no));
-            }
-            line_start = end + 1;
-            if self.batch.bytes >= self.limit {
-                self.check_abandoned()?;
-                let done = line_start.min(text.len());
-                self.r
-                    .bytes_read
-                    .fetch_add((done - reported) as u64, Ordering::Relaxed);
-                reported = done;
-                self.send_if_full()?;
-            }
+        let mut start = 0;
+        while start < map.len() {
+            self.check_abandoned()?;
+            let at = start + self.limit;
+            let end = match map.get(at..) {
+                Some(rest) => memchr::memchr(b'\n', rest).map_or(map.len(), |i| at + i + 1),
+                None => map.len(),
+            };
+            self.batch.mapped = Some(Mapped {
+                map: Arc::clone(&map),
+                input: index,
+                start,
+                end,
+            });
+            self.batch.bytes = end - start;
+            self.r
+                .bytes_read
+                .fetch_add((end - start) as u64, Ordering::Relaxed);
+            self.send()?;
+            self.limit = (self.limit * 2).min(self.r.batch_bytes);
+            start = end;
         }
-        self.r
-            .bytes_read
-            .fetch_add((text.len() - reported) as u64, Ordering::Relaxed);
-        self.send()
+        Ok(())
     }
 }
 
-/// Where the JSON of a JSONL line starts (past the byte-order mark that may open a file
-/// written on Windows), or `None` for a blank line, which holds no document.
-fn json_start(line_no: u64, line: &[u8]) -> Option<usize> {
-    let at = match line_no {
-        1 if line.starts_with(b"\xef\xbb\xbf") => 3,
-        _ => 0,
+/// Where the JSON of a JSONL line starts (past the byte-order mark that may open the first
+/// line of a file written on Windows), or `None` for a blank line, which holds no document.
+fn json_start(first: bool, line: &[u8]) -> Option<usize> {
+    let at = match first && line.starts_with(b"\xef\xbb\xbf") {
+        true => 3,
+        false => 0,
     };
     (!jsonl::is_blank(&line[at..])).then_some(at)
 }

@@ -98,7 +98,7 @@ fn feed(trainer: &mut Trainer, args: &TrainArgs, progress: &Progress) -> Result<
             let mut batch = batch?;
             batch
                 .decode(&args.text_field)
-                .map_err(|bad| bad_line(bad, &batch, args))?;
+                .map_err(|bad| bad_line(bad, args))?;
             Ok(batch)
         };
         let result = (|| {
@@ -143,10 +143,9 @@ fn feed(trainer: &mut Trainer, args: &TrainArgs, progress: &Progress) -> Result<
 }
 
 /// Names the JSONL line that holds no document.
-fn bad_line(bad: BadLine, batch: &Batch, args: &TrainArgs) -> CliError {
-    let (input, line) = batch.origin(bad.piece);
-    let name = args.inputs[input].name();
-    CliError::failed(format!("{name}: line {line}: {}", bad.problem))
+fn bad_line(bad: BadLine, args: &TrainArgs) -> CliError {
+    let name = args.inputs[bad.input].name();
+    CliError::failed(format!("{name}: line {}: {}", bad.line, bad.problem))
 }
 
 /// Names the document a core error is about.
