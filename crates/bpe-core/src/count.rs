@@ -125,6 +125,15 @@ pub struct BatchCounts<'a> {
 }
 
 impl<'a> BatchCounts<'a> {
+    /// Counts into `tables`, emptied tables of an earlier batch.
+    fn with_tables((small, medium): Tables) -> Self {
+        BatchCounts {
+            small,
+            medium,
+            large: HashMap::default(),
+        }
+    }
+
     /// Counts the chunk `text[at..at + len]`.
     #[inline(always)]
     fn add(&mut self, text: &'a [u8], at: usize, len: usize) {
@@ -164,6 +173,27 @@ impl<'a> BatchCounts<'a> {
     }
 }
 
+/// A worker's tables for short chunks.
+type Tables = (Table<u64>, Table<u128>);
+
+/// The tables of the last batch's workers, emptied, for the next batch's: a worker's
+/// tables grow to megabytes in every batch, and growing them again from nothing costs a
+/// rehash per doubling and a page fault per page of fresh memory. Not cloned.
+#[derive(Default)]
+struct Spare(Vec<Tables>);
+
+impl Clone for Spare {
+    fn clone(&self) -> Self {
+        Spare::default()
+    }
+}
+
+impl std::fmt::Debug for Spare {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} spare tables", self.0.len())
+    }
+}
+
 /// Distinct chunks and their counts, plus totals of what was fed.
 #[derive(Debug, Clone)]
 pub struct ChunkCounts {
@@ -173,6 +203,7 @@ pub struct ChunkCounts {
     large: Vec<LargeMap>,
     documents: u64,
     bytes: u64,
+    spare: Spare,
 }
 
 impl Default for ChunkCounts {
@@ -183,6 +214,7 @@ impl Default for ChunkCounts {
             large: vec![LargeMap::default(); SHARDS],
             documents: 0,
             bytes: 0,
+            spare: Spare::default(),
         }
     }
 }
@@ -195,17 +227,18 @@ struct Scattered<'a> {
 }
 
 impl<'a> Scattered<'a> {
-    fn of(batch: BatchCounts<'a>) -> Self {
+    /// Takes the counts of `batch`, leaving its tables empty.
+    fn of(batch: &mut BatchCounts<'a>) -> Self {
         let mut small = vec![Vec::new(); SHARDS];
-        for (k, v) in batch.small.into_iter() {
+        for (k, v) in batch.small.drain() {
             small[shard(k)].push((k, v));
         }
         let mut medium = vec![Vec::new(); SHARDS];
-        for (k, v) in batch.medium.into_iter() {
+        for (k, v) in batch.medium.drain() {
             medium[shard_medium(k)].push((k, v));
         }
         let mut large = vec![Vec::new(); SHARDS];
-        for (k, v) in batch.large {
+        for (k, v) in std::mem::take(&mut batch.large) {
             large[shard_large(k)].push((k, v));
         }
         Scattered {
@@ -275,10 +308,12 @@ pub fn count_batch<'a>(
     documents: &[&'a str],
     cancel: &AtomicBool,
 ) -> Result<BatchCounts<'a>> {
-    Ok(count_parts(pretokenizer, documents, cancel)?
-        .into_iter()
-        .reduce(BatchCounts::merge)
-        .unwrap_or_default())
+    Ok(
+        count_parts(pretokenizer, documents, cancel, &mut Vec::new())?
+            .into_iter()
+            .reduce(BatchCounts::merge)
+            .unwrap_or_default(),
+    )
 }
 
 /// [`count_batch`]'s work, left as one table per thread: folding each straight into the
@@ -287,6 +322,7 @@ fn count_parts<'a>(
     pretokenizer: &Pretokenizer,
     documents: &[&'a str],
     cancel: &AtomicBool,
+    spare: &mut Vec<Tables>,
 ) -> Result<Vec<BatchCounts<'a>>> {
     let mut pieces: Vec<(usize, &str)> = Vec::with_capacity(documents.len());
     for (i, d) in documents.iter().enumerate() {
@@ -312,7 +348,15 @@ fn count_parts<'a>(
     // small enough that idle threads can steal them. A worker holds its own slot's lock
     // only while it splits one job, so the locks are never contended.
     let threads = rayon::current_num_threads();
-    let slots: Vec<Mutex<BatchCounts<'a>>> = (0..threads).map(|_| Mutex::default()).collect();
+    let slots: Vec<Mutex<BatchCounts<'a>>> = (0..threads)
+        .map(|_| {
+            Mutex::new(
+                spare
+                    .pop()
+                    .map_or_else(Default::default, BatchCounts::with_tables),
+            )
+        })
+        .collect();
     jobs.par_windows(2).try_for_each(|job| {
         if cancel.load(Ordering::Relaxed) {
             return Err(Error::Cancelled);
@@ -355,10 +399,16 @@ impl ChunkCounts {
         cancel: &AtomicBool,
     ) -> Result<()> {
         let texts = validate_utf8(documents)?;
-        self.add_parts(count_parts(pretokenizer, &texts, cancel)?);
+        let parts = count_parts(pretokenizer, &texts, cancel, &mut self.spare.0)?;
+        self.add_parts(parts);
         self.documents += documents.len() as u64;
         self.bytes += documents.iter().map(|d| d.len() as u64).sum::<u64>();
         Ok(())
+    }
+
+    /// Frees the tables kept for the next batch (say, before the merge loop needs the memory).
+    pub(crate) fn drop_spare(&mut self) {
+        self.spare = Spare::default();
     }
 
     /// Folds a batch's counts into the table, copying each new long chunk once.
@@ -369,7 +419,10 @@ impl ChunkCounts {
     /// Folds the counts of a batch's parts in: each part is sorted by shard, then each shard
     /// takes its entries from every part, all in parallel (on the current rayon pool).
     fn add_parts(&mut self, parts: Vec<BatchCounts>) {
-        let parts: Vec<Scattered> = parts.into_par_iter().map(Scattered::of).collect();
+        let (parts, tables): (Vec<Scattered>, Vec<Tables>) = (parts.into_par_iter())
+            .map(|mut part| (Scattered::of(&mut part), (part.small, part.medium)))
+            .unzip();
+        self.spare.0 = tables;
         (self.small.par_iter_mut())
             .zip(self.medium.par_iter_mut())
             .zip(self.large.par_iter_mut())

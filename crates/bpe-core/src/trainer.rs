@@ -90,6 +90,8 @@ impl Trainer {
             });
         }
         let n_merges = vocab_size - minimum as u32;
+        // Feeding may go on after training, but the merge loop should have this memory.
+        self.counts.drop_spare();
         let cancel = self.cancel.clone();
         let counts = &self.counts;
         let threads = self

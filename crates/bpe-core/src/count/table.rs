@@ -163,6 +163,16 @@ impl<K: Key> Table<K> {
         }
     }
 
+    /// Every key with its count, in no particular order, leaving the table empty with its
+    /// slots kept for reuse.
+    pub(crate) fn drain(&mut self) -> impl Iterator<Item = (K, u64)> + '_ {
+        self.flush();
+        self.len = 0;
+        (self.slots.iter_mut())
+            .filter(|slot| slot.0 != K::default())
+            .map(std::mem::take)
+    }
+
     /// Every key with its count, in no particular order.
     pub(crate) fn into_iter(mut self) -> impl Iterator<Item = (K, u64)> {
         self.flush();
@@ -208,7 +218,17 @@ mod tests {
         }
         table.flush();
         assert_eq!(table.len(), twin.len());
-        let counted: HashMap<u128, u64> = table.into_iter().collect();
+        let counted: HashMap<u128, u64> = table.drain().collect();
         assert_eq!(counted, twin);
+        // Drained, the table is empty and counts afresh in the same slots.
+        let slots = table.slots.len();
+        assert_eq!((table.len(), table.drain().count()), (0, 0));
+        for key in [5u128, 1 << 100, 5] {
+            table.add_later(key);
+        }
+        table.flush();
+        let again: HashMap<u128, u64> = table.drain().collect();
+        assert_eq!(again, HashMap::from([(5, 2), (1 << 100, 1)]));
+        assert_eq!(table.slots.len(), slots);
     }
 }
