@@ -125,6 +125,15 @@ pub struct BatchCounts<'a> {
 }
 
 impl<'a> BatchCounts<'a> {
+    /// Empty tables for a worker that will count about `bytes` of text: sized for the
+    /// distinct chunks that much text holds (about one per 64 bytes, fewer as it grows),
+    /// so that a large first batch does not grow them through every size, each one fresh
+    /// memory.
+    fn for_bytes(bytes: usize) -> Self {
+        let slots = (bytes / 64).clamp(1 << 10, 1 << 18).next_power_of_two();
+        Self::with_tables((Table::with_slots(slots), Table::with_slots(slots / 2)))
+    }
+
     /// Counts into `tables`, emptied tables of an earlier batch.
     fn with_tables((small, medium): Tables) -> Self {
         BatchCounts {
@@ -348,13 +357,13 @@ fn count_parts<'a>(
     // small enough that idle threads can steal them. A worker holds its own slot's lock
     // only while it splits one job, so the locks are never contended.
     let threads = rayon::current_num_threads();
+    let total: usize = documents.iter().map(|d| d.len()).sum();
     let slots: Vec<Mutex<BatchCounts<'a>>> = (0..threads)
         .map(|_| {
-            Mutex::new(
-                spare
-                    .pop()
-                    .map_or_else(Default::default, BatchCounts::with_tables),
-            )
+            Mutex::new(spare.pop().map_or_else(
+                || BatchCounts::for_bytes(total / threads),
+                BatchCounts::with_tables,
+            ))
         })
         .collect();
     jobs.par_windows(2).try_for_each(|job| {

@@ -58,7 +58,7 @@ impl<K: Key> Default for Table<K> {
 }
 
 impl<K: Key> Table<K> {
-    fn with_slots(n: usize) -> Self {
+    pub(crate) fn with_slots(n: usize) -> Self {
         debug_assert!(n.is_power_of_two() && n >= 2);
         // Written out, not `vec![…; n]`: that would get zeroed pages from the kernel, and
         // the first look at a slot (a read) maps the shared zero page, so the count that
