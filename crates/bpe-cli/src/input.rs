@@ -1,13 +1,14 @@
 //! Reading the inputs of `bpe train` into batches of documents.
 //!
 //! A reader thread fills one batch until it holds about `batch_bytes`, hands it over a
-//! channel, and starts on the next. It copies no text out of a large regular file: it maps
-//! the file into memory and a batch lists where its lines lie in the map. Other inputs
-//! (standard input, pipes, small files) are copied: whole files as they are, and JSONL
-//! files line by line. The lines are parsed after the hand-over by [`Batch::decode`], as
-//! tasks on the counting threads while they count the previous batch, rather than by a third
-//! busy thread competing with them. The first batches are small, so that counting starts
-//! early. Spent batches come back on a second channel so their buffers are reused.
+//! channel, and starts on the next. It copies no text out of a large regular JSONL file: it
+//! maps the file into memory, and a batch is a range of whole lines of the map, which
+//! decoding splits into lines. Other inputs (standard input, pipes, small files) are copied:
+//! whole files as they are, and JSONL files line by line. The lines are parsed after the
+//! hand-over by [`Batch::decode`], as tasks on the counting threads while they count the
+//! previous batch, rather than by a third busy thread competing with them. The first batches
+//! are small, so that counting starts early. Spent batches come back on a second channel so
+//! their buffers are reused.
 
 use crate::args::{Input, Source};
 use crate::jsonl::{self, Line};
@@ -282,7 +283,7 @@ fn forget_pages(map: &Mmap, start: usize, end: usize) {
 fn decode_line(line: &[u8], field: &str, out: &mut Vec<u8>) -> Result<(), String> {
     let start = out.len();
     let problem = match jsonl::parse_line(line, field, out) {
-        // The reader leaves blank lines out; one would be an empty document.
+        // Blank lines are left out before this; one would be an empty document.
         Ok(Line::Text | Line::Blank) => return Ok(()),
         Ok(Line::Missing) => format!("no field {field:?}"),
         Ok(Line::NotString(kind)) => format!("field {field:?} is not a string (it is {kind})"),
