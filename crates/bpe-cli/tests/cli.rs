@@ -775,23 +775,39 @@ mod errors {
 
     #[test]
     fn malformed_jsonl_in_a_mapped_file() {
-        let file = super::train::jsonl_file(&corpus(6000, 10), Some("{\"text\": [1]}"));
+        let args = [
+            "train",
+            "--vocab-size",
+            "300",
+            "--batch-mb",
+            "0.1",
+            "-o",
+            "v",
+            "big.jsonl",
+        ];
+        let docs = corpus(6000, 10);
+        let file = super::train::jsonl_file(&docs, Some("{\"text\": [1]}"));
         assert!(file.len() > 1 << 20);
         fails(
             "mapped_bad_line",
             &[("big.jsonl", file.as_bytes())],
-            &[
-                "train",
-                "--vocab-size",
-                "300",
-                "--batch-mb",
-                "0.1",
-                "-o",
-                "v",
-                "big.jsonl",
-            ],
+            &args,
             1,
             "big.jsonl: line 4200: field \"text\" is not a string (it is an array)",
+        );
+        // Invalid UTF-8 in the text is found by the trainer, which names the document by
+        // its place in the batch; the line is found from there. (A NUL stands for the bad
+        // byte, which a `String` cannot hold.)
+        let file = super::train::jsonl_file(&docs, Some("{\"text\": \"ok \u{0}\"}"));
+        let file: Vec<u8> = (file.bytes())
+            .map(|b| if b == 0 { 0xff } else { b })
+            .collect();
+        fails(
+            "mapped_bad_utf8",
+            &[("big.jsonl", &file)],
+            &args,
+            1,
+            "big.jsonl: line 4200: not valid UTF-8 (first bad byte at offset 3)",
         );
     }
 
