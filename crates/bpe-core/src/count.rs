@@ -103,6 +103,16 @@ fn shard_large(chunk: &[u8]) -> usize {
     shard(first ^ last.rotate_left(29) ^ n as u64)
 }
 
+/// Adds `n` to the count of a long chunk, copying the chunk only when it is new.
+fn add_large(large: &mut LargeMap, chunk: &[u8], n: u64) {
+    match large.get_mut(chunk) {
+        Some(c) => *c += n,
+        None => {
+            large.insert(chunk.into(), n);
+        }
+    }
+}
+
 /// Adds the counts of `from` to `into`, iterating over the smaller of the two.
 fn fold<K: Eq + std::hash::Hash, S: std::hash::BuildHasher>(
     into: &mut HashMap<K, u64, S>,
@@ -445,12 +455,7 @@ impl ChunkCounts {
                         *medium.entry(k).or_insert(0) += v;
                     }
                     for &(chunk, n) in &part.large[s] {
-                        match large.get_mut(chunk) {
-                            Some(c) => *c += n,
-                            None => {
-                                large.insert(chunk.into(), n);
-                            }
-                        }
+                        add_large(large, chunk, n);
                     }
                 }
             });
@@ -465,13 +470,7 @@ impl ChunkCounts {
             let key = pack_medium(chunk);
             *self.medium[shard_medium(key)].entry(key).or_insert(0) += n;
         } else {
-            let large = &mut self.large[shard_large(chunk)];
-            match large.get_mut(chunk) {
-                Some(c) => *c += n,
-                None => {
-                    large.insert(chunk.into(), n);
-                }
-            }
+            add_large(&mut self.large[shard_large(chunk)], chunk, n);
         }
     }
 

@@ -158,7 +158,7 @@ impl<K: Key> Table<K> {
         if self.len < other.len {
             std::mem::swap(self, &mut other);
         }
-        for (key, n) in other.into_iter() {
+        for (key, n) in other.drain() {
             self.add(key, n);
         }
     }
@@ -171,14 +171,6 @@ impl<K: Key> Table<K> {
         (self.slots.iter_mut())
             .filter(|slot| slot.0 != K::default())
             .map(std::mem::take)
-    }
-
-    /// Every key with its count, in no particular order.
-    pub(crate) fn into_iter(mut self) -> impl Iterator<Item = (K, u64)> {
-        self.flush();
-        self.slots
-            .into_iter()
-            .filter(|&(key, _)| key != K::default())
     }
 }
 
