@@ -773,25 +773,27 @@ mod errors {
         );
     }
 
+    /// Trains on `big.jsonl` (a mapped file, in the tests that use it) in batches of 0.1 MB.
+    const TRAIN_BIG: [&str; 8] = [
+        "train",
+        "--vocab-size",
+        "300",
+        "--batch-mb",
+        "0.1",
+        "-o",
+        "v",
+        "big.jsonl",
+    ];
+
     #[test]
     fn malformed_jsonl_in_a_mapped_file() {
-        let args = [
-            "train",
-            "--vocab-size",
-            "300",
-            "--batch-mb",
-            "0.1",
-            "-o",
-            "v",
-            "big.jsonl",
-        ];
         let docs = corpus(6000, 10);
         let file = super::train::jsonl_file(&docs, Some("{\"text\": [1]}"));
         assert!(file.len() > 1 << 20);
         fails(
             "mapped_bad_line",
             &[("big.jsonl", file.as_bytes())],
-            &args,
+            &TRAIN_BIG,
             1,
             "big.jsonl: line 4200: field \"text\" is not a string (it is an array)",
         );
@@ -805,7 +807,7 @@ mod errors {
         fails(
             "mapped_bad_utf8",
             &[("big.jsonl", &file)],
-            &args,
+            &TRAIN_BIG,
             1,
             "big.jsonl: line 4200: not valid UTF-8 (first bad byte at offset 3)",
         );
@@ -818,16 +820,7 @@ mod errors {
         let path = dir.join("big.jsonl");
         std::fs::write(&path, line.repeat((64 << 20) / line.len())).unwrap();
         let child = Command::new(env!("CARGO_BIN_EXE_bpe"))
-            .args([
-                "train",
-                "--vocab-size",
-                "300",
-                "--batch-mb",
-                "0.1",
-                "-o",
-                "v",
-            ])
-            .arg(&path)
+            .args(TRAIN_BIG)
             .current_dir(&dir)
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
