@@ -8,7 +8,8 @@
 //! hand-over by [`Batch::decode`], as tasks on the counting threads while they count the
 //! previous batch, rather than by a third busy thread competing with them. The first batches
 //! are small, so that counting starts early. Spent batches come back on a second channel so
-//! their buffers are reused.
+//! their buffers are reused; the buffers that decoded text goes to are handed from a counted
+//! batch to the next batch to decode instead.
 
 use crate::args::{Input, Source};
 use crate::jsonl::{self, Line};
@@ -48,7 +49,7 @@ pub struct Batch {
     mapped: Option<Mapped>,
     /// Bytes of input in the batch.
     bytes: usize,
-    /// The texts of the JSONL lines, one buffer per group of lines (kept to be reused).
+    /// The texts of the JSONL lines, one buffer per group of lines.
     decoded: Vec<Vec<u8>>,
     /// Where the text of each piece is.
     spans: Vec<Span>,
@@ -82,10 +83,11 @@ pub struct BadLine {
 }
 
 impl Batch {
-    /// Parses the JSONL lines, in groups that run as tasks on the current rayon pool (so
-    /// they share its threads with the counting of the previous batch). The first bad line
-    /// fails the whole batch.
-    pub fn decode(&mut self, field: &str) -> Result<(), BadLine> {
+    /// Parses the JSONL lines into `reuse` (the buffers of a batch already counted), in
+    /// groups that run as tasks on the current rayon pool (so they share its threads with
+    /// the counting of the previous batch). The first bad line fails the whole batch.
+    pub fn decode(&mut self, field: &str, reuse: Vec<Vec<u8>>) -> Result<(), BadLine> {
+        self.decoded = reuse;
         let spans = match &self.mapped {
             Some(m) => {
                 let cuts = line_groups(&m.map, m.start, m.end);
@@ -154,6 +156,12 @@ impl Batch {
             .collect()
     }
 
+    /// Takes back the buffers of a counted batch, to decode another into.
+    pub fn take_buffers(&mut self) -> Vec<Vec<u8>> {
+        self.spans.clear();
+        std::mem::take(&mut self.decoded)
+    }
+
     /// The documents of a decoded batch, in order, one per piece.
     pub fn documents(&self) -> Vec<&[u8]> {
         self.spans
@@ -203,7 +211,7 @@ impl Batch {
 }
 
 /// The first `n` of a batch's decoding buffers, adding any that are missing (and keeping
-/// those beyond, to be reused by a later, larger batch).
+/// those beyond, for a later, larger batch).
 fn buffers(decoded: &mut Vec<Vec<u8>>, n: usize) -> &mut [Vec<u8>] {
     if decoded.len() < n {
         decoded.resize_with(n, Vec::new);

@@ -94,23 +94,28 @@ fn feed(trainer: &mut Trainer, args: &TrainArgs, progress: &Progress) -> Result<
             .name("bpe-reader".into())
             .spawn_scoped(scope, move || input::read_all(reader))
             .map_err(|e| CliError::failed(format!("cannot start the reader thread: {e}")))?;
-        let decode = |batch: Result<Batch, CliError>| -> Result<Batch, CliError> {
+        let decode = |batch: Result<Batch, CliError>, buffers| -> Result<Batch, CliError> {
             let mut batch = batch?;
             batch
-                .decode(&args.text_field)
+                .decode(&args.text_field, buffers)
                 .map_err(|bad| bad_line(bad, args))?;
             Ok(batch)
         };
         let result = (|| {
-            let mut next = batches.recv().ok().map(decode).transpose()?;
-            while let Some(batch) = next.take() {
+            // Text is decoded into the buffers of the batch counted before the one being
+            // counted: two sets of buffers take turns, where a new set for every batch would
+            // be fresh memory, each page a fault.
+            let receive = |reuse| batches.recv().ok().map(|b| decode(b, reuse)).transpose();
+            let mut free = Vec::new();
+            let mut next = receive(Vec::new())?;
+            while let Some(mut batch) = next.take() {
                 let documents = batch.documents();
                 // The next batch is decoded while this one is counted, on the same threads,
                 // if the reader has it ready; waiting for it would hold up the counting.
                 let (fed, following) = match batches.try_recv() {
                     Ok(ready) => rayon::join(
                         || trainer.feed(&documents),
-                        || Some(decode(ready)).transpose(),
+                        || Some(decode(ready, std::mem::take(&mut free))).transpose(),
                     ),
                     Err(_) => (trainer.feed(&documents), Ok(None)),
                 };
@@ -122,10 +127,14 @@ fn feed(trainer: &mut Trainer, args: &TrainArgs, progress: &Progress) -> Result<
                     .documents
                     .fetch_add(documents.len() as u64, Ordering::Relaxed);
                 drop(documents);
+                let counted = batch.take_buffers();
                 let _ = spent.send(batch);
                 next = match following? {
-                    Some(decoded) => Some(decoded),
-                    None => batches.recv().ok().map(decode).transpose()?,
+                    Some(decoded) => {
+                        free = counted;
+                        Some(decoded)
+                    }
+                    None => receive(counted)?,
                 };
             }
             Ok(())
