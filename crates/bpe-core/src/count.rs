@@ -1,8 +1,10 @@
 //! Chunk counts: how often each distinct chunk occurs in everything fed so far.
 //!
-//! A batch is split and counted on every core into tables keyed by packed short chunks or
-//! borrowed slices (no allocation per chunk), and only once the whole batch has succeeded
-//! are those tables folded into the owned table (in shards, on every core). So a batch with
+//! A batch is split and counted on every core into tables keyed by packed short chunks, the
+//! long ones copied once into an arena (no allocation per chunk), and only once the whole
+//! batch has succeeded are those tables folded into the owned table (in shards, on every
+//! core). Besides documents in memory, a batch may hold [`Parts`]: text that the counting
+//! threads write (decode, transcode) just before they count it. So a batch with
 //! a bad document changes nothing, and memory grows with the number of distinct chunks, not
 //! with the corpus.
 
@@ -10,12 +12,14 @@ use crate::error::{Error, Result};
 use crate::packed::{pack_at, pack_with_len};
 use crate::pretokenize::Pretokenizer;
 use hashbrown::HashMap;
+use large::LargeCounts;
 use rayon::prelude::*;
 use rustc_hash::FxBuildHasher;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Mutex;
 use table::Table;
 
+mod large;
 mod table;
 
 /// Long documents are cut into pieces of about this many bytes so that one document can
@@ -113,28 +117,15 @@ fn add_large(large: &mut LargeMap, chunk: &[u8], n: u64) {
     }
 }
 
-/// Adds the counts of `from` to `into`, iterating over the smaller of the two.
-fn fold<K: Eq + std::hash::Hash, S: std::hash::BuildHasher>(
-    into: &mut HashMap<K, u64, S>,
-    mut from: HashMap<K, u64, S>,
-) {
-    if into.len() < from.len() {
-        std::mem::swap(into, &mut from);
-    }
-    for (k, v) in from {
-        *into.entry(k).or_insert(0) += v;
-    }
-}
-
-/// The counts of one batch; long chunks are keyed by slices borrowed from its documents.
+/// The counts of one batch, as one worker counted them.
 #[derive(Default)]
-pub struct BatchCounts<'a> {
+pub struct BatchCounts {
     small: Table<u64>,
     medium: Table<u128>,
-    large: HashMap<&'a [u8], u64>,
+    large: LargeCounts,
 }
 
-impl<'a> BatchCounts<'a> {
+impl BatchCounts {
     /// Empty tables for a worker that will count about `bytes` of text: sized for the
     /// distinct chunks that much text holds (about one per 64 bytes, fewer as it grows),
     /// so that a large first batch does not grow them through every size, each one fresh
@@ -149,13 +140,13 @@ impl<'a> BatchCounts<'a> {
         BatchCounts {
             small,
             medium,
-            large: HashMap::default(),
+            large: LargeCounts::default(),
         }
     }
 
     /// Counts the chunk `text[at..at + len]`.
     #[inline(always)]
-    fn add(&mut self, text: &'a [u8], at: usize, len: usize) {
+    fn add(&mut self, text: &[u8], at: usize, len: usize) {
         if len <= SMALL {
             self.small.add_later(pack_at(text, at, len));
             return;
@@ -164,7 +155,7 @@ impl<'a> BatchCounts<'a> {
         if len <= MEDIUM {
             self.medium.add_later(pack_medium(chunk));
         } else {
-            *self.large.entry(chunk).or_insert(0) += 1;
+            self.large.add(chunk, 1);
         }
     }
 
@@ -177,7 +168,7 @@ impl<'a> BatchCounts<'a> {
     fn merge(mut self, other: Self) -> Self {
         self.small.absorb(other.small);
         self.medium.absorb(other.medium);
-        fold(&mut self.large, other.large);
+        self.large.absorb(&other.large);
         self
     }
 
@@ -195,11 +186,15 @@ impl<'a> BatchCounts<'a> {
 /// A worker's tables for short chunks.
 type Tables = (Table<u64>, Table<u128>);
 
-/// The tables of the last batch's workers, emptied, for the next batch's: a worker's
-/// tables grow to megabytes in every batch, and growing them again from nothing costs a
-/// rehash per doubling and a page fault per page of fresh memory. Not cloned.
+/// What one batch leaves for the next: its workers' tables, emptied, and the buffers its
+/// parts were written into. A worker's tables grow to megabytes in every batch, and growing
+/// them again from nothing costs a rehash per doubling and a page fault per page of fresh
+/// memory; so would new buffers. Not cloned.
 #[derive(Default)]
-struct Spare(Vec<Tables>);
+struct Spare {
+    tables: Vec<Tables>,
+    buffers: Mutex<Vec<PartText>>,
+}
 
 impl Clone for Spare {
     fn clone(&self) -> Self {
@@ -209,7 +204,107 @@ impl Clone for Spare {
 
 impl std::fmt::Debug for Spare {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{} spare tables", self.0.len())
+        write!(f, "{} spare tables", self.tables.len())
+    }
+}
+
+/// What a batch may hold besides documents in memory: parts whose text is written by the
+/// thread that counts it, into a buffer that the next part then reuses. Text that must be
+/// decoded or transcoded first (JSON lines, a Python `str` of wide characters) so passes
+/// through the cache once, instead of going to fresh memory for the whole batch and being
+/// read back from it.
+pub trait Parts: Sync {
+    /// What writing a part can fail with; the counting's own errors convert into it.
+    type Error: From<Error> + Send;
+
+    /// The number of parts.
+    fn len(&self) -> usize;
+
+    /// Whether there are no parts.
+    fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// About how many bytes the parts will write in all (it sizes the first tables).
+    fn bytes(&self) -> usize;
+
+    /// Writes the texts of part `part` into `text`, pushing the end of each onto `ends`
+    /// (both are given empty: a buffer that earlier parts were written into).
+    /// Each text is split on its own: a whole document, or a piece of one cut where the
+    /// split pattern always ends a chunk (see [`Pretokenizer::cut_after`]). Bytes past the
+    /// last end are not counted. Returns how many documents the part ends.
+    fn write(
+        &self,
+        part: usize,
+        text: &mut Vec<u8>,
+        ends: &mut Vec<usize>,
+    ) -> std::result::Result<u64, Self::Error>;
+
+    /// The error to return for `e`, which is about one text of part `part`: its `document`
+    /// is the text's place in the part (the texts written are not UTF-8, or the split
+    /// pattern failed on one).
+    fn error(&self, part: usize, e: Error) -> Self::Error {
+        let _ = part;
+        e.into()
+    }
+}
+
+/// A batch of documents in memory only.
+pub struct NoParts;
+
+impl Parts for NoParts {
+    type Error = Error;
+    fn len(&self) -> usize {
+        0
+    }
+    fn bytes(&self) -> usize {
+        0
+    }
+    fn write(&self, _: usize, _: &mut Vec<u8>, _: &mut Vec<usize>) -> Result<u64> {
+        Ok(0)
+    }
+}
+
+/// A buffer that parts are written into: text, and where each text in it ends.
+#[derive(Default)]
+struct PartText {
+    text: Vec<u8>,
+    ends: Vec<usize>,
+}
+
+impl PartText {
+    /// The texts written, once checked: every end in order, within the text and on a char
+    /// boundary, and the text up to the last one UTF-8. A text that ends where it cannot
+    /// (a mistake of the part) is reported as not UTF-8 at its end.
+    fn texts(&self) -> Result<Vec<&str>> {
+        let bad = |document, offset| Error::InvalidUtf8 { document, offset };
+        let mut end = 0;
+        for (i, &next) in self.ends.iter().enumerate() {
+            if next < end || next > self.text.len() {
+                return Err(bad(i, next.saturating_sub(end)));
+            }
+            end = next;
+        }
+        let text = match simdutf8::basic::from_utf8(&self.text[..end]) {
+            Ok(text) => text,
+            Err(_) => {
+                let e = std::str::from_utf8(&self.text[..end]).unwrap_err();
+                let at = e.valid_up_to();
+                let document = self.ends.partition_point(|&end| end <= at);
+                let start = document.checked_sub(1).map_or(0, |i| self.ends[i]);
+                return Err(bad(document, at - start));
+            }
+        };
+        let mut start = 0;
+        let mut texts = Vec::with_capacity(self.ends.len());
+        for (i, &end) in self.ends.iter().enumerate() {
+            match text.get(start..end) {
+                Some(t) => texts.push(t),
+                None => return Err(bad(i, end - start)),
+            }
+            start = end;
+        }
+        Ok(texts)
     }
 }
 
@@ -246,8 +341,9 @@ struct Scattered<'a> {
 }
 
 impl<'a> Scattered<'a> {
-    /// Takes the counts of `batch`, leaving its tables empty.
-    fn of(batch: &mut BatchCounts<'a>) -> Self {
+    /// Takes the counts of `batch`, leaving its tables of short chunks empty; the long
+    /// chunks stay in its arena, borrowed.
+    fn of(batch: &'a mut BatchCounts) -> Self {
         let mut small = vec![Vec::new(); SHARDS];
         for (k, v) in batch.small.drain() {
             small[shard(k)].push((k, v));
@@ -257,7 +353,7 @@ impl<'a> Scattered<'a> {
             medium[shard_medium(k)].push((k, v));
         }
         let mut large = vec![Vec::new(); SHARDS];
-        for (k, v) in std::mem::take(&mut batch.large) {
+        for (k, v) in batch.large.iter() {
             large[shard_large(k)].push((k, v));
         }
         Scattered {
@@ -322,85 +418,168 @@ fn utf8_pieces(d: &[u8]) -> impl Iterator<Item = (usize, &[u8])> {
 }
 
 /// Splits and counts one batch in parallel, without touching any shared state.
-pub fn count_batch<'a>(
+pub fn count_batch(
     pretokenizer: &Pretokenizer,
-    documents: &[&'a str],
+    documents: &[&str],
     cancel: &AtomicBool,
-) -> Result<BatchCounts<'a>> {
-    Ok(
-        count_parts(pretokenizer, documents, cancel, &mut Vec::new())?
-            .into_iter()
-            .reduce(BatchCounts::merge)
-            .unwrap_or_default(),
-    )
+) -> Result<BatchCounts> {
+    let spare = &mut Spare::default();
+    let (counts, _) = count_jobs(pretokenizer, documents, &NoParts, cancel, spare)?;
+    Ok(counts
+        .into_iter()
+        .reduce(BatchCounts::merge)
+        .unwrap_or_default())
 }
 
-/// [`count_batch`]'s work, left as one table per thread: folding each straight into the
-/// owned table saves merging them first (and growing one of them to hold both).
-fn count_parts<'a>(
-    pretokenizer: &Pretokenizer,
-    documents: &[&'a str],
-    cancel: &AtomicBool,
-    spare: &mut Vec<Tables>,
-) -> Result<Vec<BatchCounts<'a>>> {
-    let mut pieces: Vec<(usize, &str)> = Vec::with_capacity(documents.len());
-    for (i, d) in documents.iter().enumerate() {
-        pretokenizer.pieces(d, PIECE_BYTES, |p| pieces.push((i, p)));
+/// What the parts of a batch wrote.
+#[derive(Default)]
+struct Written {
+    documents: AtomicU64,
+    bytes: AtomicU64,
+}
+
+/// A job of counting: consecutive pieces of documents in memory, or one part.
+enum Job {
+    Pieces(usize, usize),
+    Part(usize),
+}
+
+/// One table per worker thread, not per job: merging tables costs about as much as filling
+/// them, so there should be as few as there are threads, while the jobs stay small enough
+/// that idle threads can steal them. A worker holds its own slot's lock only while it
+/// splits one job, so the locks are never contended.
+struct Slots(Vec<Mutex<BatchCounts>>);
+
+impl Slots {
+    /// A table for each thread, the spare ones first, new ones sized for `bytes` in all.
+    fn new(spare: &mut Vec<Tables>, bytes: usize) -> Self {
+        let threads = rayon::current_num_threads();
+        Slots(
+            (0..threads)
+                .map(|_| {
+                    Mutex::new(spare.pop().map_or_else(
+                        || BatchCounts::for_bytes(bytes / threads),
+                        BatchCounts::with_tables,
+                    ))
+                })
+                .collect(),
+        )
     }
-    // Jobs of consecutive pieces of at least JOB_BYTES in all (a long document's pieces
-    // are jobs of their own): a job costs a lock, a check for cancellation and rayon's
-    // hand-over, which for a short line of text costs more than splitting it.
-    let mut jobs = vec![0];
-    let mut bytes = 0;
-    for (k, (_, piece)) in pieces.iter().enumerate() {
-        bytes += piece.len();
-        if bytes >= JOB_BYTES {
-            jobs.push(k + 1);
-            bytes = 0;
-        }
-    }
-    if jobs.last() != Some(&pieces.len()) {
-        jobs.push(pieces.len());
-    }
-    // One table per worker thread, not per job: merging tables costs about as much as
-    // filling them, so there should be as few as there are threads, while the jobs stay
-    // small enough that idle threads can steal them. A worker holds its own slot's lock
-    // only while it splits one job, so the locks are never contended.
-    let threads = rayon::current_num_threads();
-    let total: usize = documents.iter().map(|d| d.len()).sum();
-    let slots: Vec<Mutex<BatchCounts<'a>>> = (0..threads)
-        .map(|_| {
-            Mutex::new(spare.pop().map_or_else(
-                || BatchCounts::for_bytes(total / threads),
-                BatchCounts::with_tables,
-            ))
-        })
-        .collect();
-    jobs.par_windows(2).try_for_each(|job| {
-        if cancel.load(Ordering::Relaxed) {
-            return Err(Error::Cancelled);
-        }
-        let slot = rayon::current_thread_index().unwrap_or(0) % threads;
-        let mut local = slots[slot].lock().unwrap_or_else(|e| e.into_inner());
-        for &(document, piece) in &pieces[job[0]..job[1]] {
+
+    /// Splits each of `texts` and counts its chunks in this thread's table; on a failure
+    /// of the pattern, the error for that text's index.
+    fn count<'t, E>(
+        &self,
+        pretokenizer: &Pretokenizer,
+        texts: impl Iterator<Item = (usize, &'t str)>,
+        error: impl Fn(usize, String) -> E,
+    ) -> std::result::Result<(), E> {
+        let slot = rayon::current_thread_index().unwrap_or(0) % self.0.len();
+        let mut local = self.0[slot].lock().unwrap_or_else(|e| e.into_inner());
+        for (i, piece) in texts {
             let text = piece.as_bytes();
             pretokenizer
                 .split(piece, |chunk| {
                     let at = chunk.as_ptr() as usize - text.as_ptr() as usize;
                     local.add(text, at, chunk.len())
                 })
-                .map_err(|message| Error::RegexRuntime { document, message })?;
+                .map_err(|message| error(i, message))?;
         }
         Ok(())
+    }
+
+    fn into_counts(self) -> Vec<BatchCounts> {
+        (self.0.into_iter())
+            .map(|m| {
+                let mut counts = m.into_inner().unwrap_or_else(|e| e.into_inner());
+                counts.flush();
+                counts
+            })
+            .collect()
+    }
+}
+
+/// [`count_batch`]'s work, left as one table per thread (folding each straight into the
+/// owned table saves merging them first, and growing one of them to hold both); and what
+/// the parts wrote.
+fn count_jobs<P: Parts>(
+    pretokenizer: &Pretokenizer,
+    documents: &[&str],
+    parts: &P,
+    cancel: &AtomicBool,
+    spare: &mut Spare,
+) -> std::result::Result<(Vec<BatchCounts>, Written), P::Error> {
+    let Spare { tables, buffers } = spare;
+    let mut pieces: Vec<(usize, &str)> = Vec::with_capacity(documents.len());
+    for (i, d) in documents.iter().enumerate() {
+        pretokenizer.pieces(d, PIECE_BYTES, |p| pieces.push((i, p)));
+    }
+    // The parts first, then jobs of consecutive pieces of at least JOB_BYTES in all (a
+    // long document's pieces are jobs of their own): a job costs a lock, a check for
+    // cancellation and rayon's hand-over, which for a short line of text costs more than
+    // splitting it.
+    let mut jobs: Vec<Job> = (0..parts.len()).map(Job::Part).collect();
+    let (mut start, mut bytes) = (0, 0);
+    for (k, (_, piece)) in pieces.iter().enumerate() {
+        bytes += piece.len();
+        if bytes >= JOB_BYTES || k + 1 == pieces.len() {
+            jobs.push(Job::Pieces(start, k + 1));
+            (start, bytes) = (k + 1, 0);
+        }
+    }
+    let total = documents.iter().map(|d| d.len()).sum::<usize>() + parts.bytes();
+    let slots = Slots::new(tables, total);
+    let written = Written::default();
+    jobs.par_iter().try_for_each(|job| {
+        if cancel.load(Ordering::Relaxed) {
+            return Err(Error::Cancelled.into());
+        }
+        match *job {
+            Job::Pieces(start, end) => {
+                let texts = pieces[start..end].iter().copied();
+                slots.count(pretokenizer, texts, |document, message| {
+                    Error::RegexRuntime { document, message }.into()
+                })
+            }
+            Job::Part(part) => count_part(pretokenizer, parts, part, &slots, buffers, &written),
+        }
     })?;
-    Ok(slots
-        .into_iter()
-        .map(|m| {
-            let mut counts = m.into_inner().unwrap_or_else(|e| e.into_inner());
-            counts.flush();
-            counts
-        })
-        .collect())
+    Ok((slots.into_counts(), written))
+}
+
+/// Writes part `part` into a spare buffer, and counts it. A text too long for one job is
+/// cut into pieces that are counted as jobs of their own.
+fn count_part<P: Parts>(
+    pretokenizer: &Pretokenizer,
+    parts: &P,
+    part: usize,
+    slots: &Slots,
+    buffers: &Mutex<Vec<PartText>>,
+    written: &Written,
+) -> std::result::Result<(), P::Error> {
+    let lock = || buffers.lock().unwrap_or_else(|e| e.into_inner());
+    let mut buffer = lock().pop().unwrap_or_default();
+    buffer.text.clear();
+    buffer.ends.clear();
+    let documents = parts.write(part, &mut buffer.text, &mut buffer.ends)?;
+    let texts = buffer.texts().map_err(|e| parts.error(part, e))?;
+    let error = |document, message| parts.error(part, Error::RegexRuntime { document, message });
+    let long = |t: &str| t.len() >= 2 * PIECE_BYTES;
+    let short = texts.iter().copied().enumerate().filter(|(_, t)| !long(t));
+    slots.count(pretokenizer, short, error)?;
+    for (i, text) in texts.iter().enumerate().filter(|(_, t)| long(t)) {
+        let mut pieces = Vec::new();
+        pretokenizer.pieces(text, PIECE_BYTES, |p| pieces.push((i, p)));
+        pieces
+            .par_iter()
+            .try_for_each(|&piece| slots.count(pretokenizer, std::iter::once(piece), error))?;
+    }
+    let end = buffer.ends.last().copied().unwrap_or(0);
+    written.documents.fetch_add(documents, Ordering::Relaxed);
+    written.bytes.fetch_add(end as u64, Ordering::Relaxed);
+    drop(texts);
+    lock().push(buffer);
+    Ok(())
 }
 
 impl ChunkCounts {
@@ -417,11 +596,24 @@ impl ChunkCounts {
         documents: &[&[u8]],
         cancel: &AtomicBool,
     ) -> Result<()> {
+        self.add_batch_with_parts(pretokenizer, documents, &NoParts, cancel)
+    }
+
+    /// [`ChunkCounts::add_batch`] for a batch that also holds `parts`, written and counted
+    /// on the current rayon pool's threads. All or nothing, as `add_batch`.
+    pub fn add_batch_with_parts<P: Parts>(
+        &mut self,
+        pretokenizer: &Pretokenizer,
+        documents: &[&[u8]],
+        parts: &P,
+        cancel: &AtomicBool,
+    ) -> std::result::Result<(), P::Error> {
         let texts = validate_utf8(documents)?;
-        let parts = count_parts(pretokenizer, &texts, cancel, &mut self.spare.0)?;
-        self.add_parts(parts);
-        self.documents += documents.len() as u64;
+        let (counts, written) = count_jobs(pretokenizer, &texts, parts, cancel, &mut self.spare)?;
+        self.fold_in(counts);
+        self.documents += documents.len() as u64 + written.documents.into_inner();
         self.bytes += documents.iter().map(|d| d.len() as u64).sum::<u64>();
+        self.bytes += written.bytes.into_inner();
         Ok(())
     }
 
@@ -432,16 +624,14 @@ impl ChunkCounts {
 
     /// Folds a batch's counts into the table, copying each new long chunk once.
     pub fn add_counts(&mut self, batch: BatchCounts) {
-        self.add_parts(vec![batch]);
+        self.fold_in(vec![batch]);
     }
 
-    /// Folds the counts of a batch's parts in: each part is sorted by shard, then each shard
-    /// takes its entries from every part, all in parallel (on the current rayon pool).
-    fn add_parts(&mut self, parts: Vec<BatchCounts>) {
-        let (parts, tables): (Vec<Scattered>, Vec<Tables>) = (parts.into_par_iter())
-            .map(|mut part| (Scattered::of(&mut part), (part.small, part.medium)))
-            .unzip();
-        self.spare.0 = tables;
+    /// Folds in a batch's counts, a table per worker: each table is sorted by shard, then
+    /// each shard takes its entries from every table, all in parallel (on the current rayon
+    /// pool).
+    fn fold_in(&mut self, mut counted: Vec<BatchCounts>) {
+        let parts: Vec<Scattered> = counted.par_iter_mut().map(Scattered::of).collect();
         (self.small.par_iter_mut())
             .zip(self.medium.par_iter_mut())
             .zip(self.large.par_iter_mut())
@@ -459,6 +649,10 @@ impl ChunkCounts {
                     }
                 }
             });
+        drop(parts);
+        self.spare.tables = (counted.into_iter())
+            .map(|part| (part.small, part.medium))
+            .collect();
     }
 
     /// Adds `n` occurrences of one chunk (tests and tools that count by other means).

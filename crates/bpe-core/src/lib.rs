@@ -32,6 +32,7 @@ pub mod threads;
 pub mod trainer;
 pub mod vocab;
 
+pub use count::Parts;
 pub use encode::{Allowed, Encoder};
 pub use error::{Error, Result};
 pub use merge::{MergeProgress, Pair};

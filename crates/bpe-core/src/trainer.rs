@@ -1,6 +1,6 @@
 //! The streaming trainer: documents in, any number of batches; a vocabulary out.
 
-use crate::count::ChunkCounts;
+use crate::count::{ChunkCounts, NoParts, Parts};
 use crate::error::{Error, Result};
 use crate::merge::{learn_merges_in_parts, MergeProgress};
 use crate::pretokenize::Pretokenizer;
@@ -45,6 +45,11 @@ impl Trainer {
         self.pretokenizer.pattern()
     }
 
+    /// The pre-tokenizer that splits what is fed.
+    pub fn pretokenizer(&self) -> &Pretokenizer {
+        &self.pretokenizer
+    }
+
     /// The chunk counts so far.
     pub fn counts(&self) -> &ChunkCounts {
         &self.counts
@@ -65,9 +70,21 @@ impl Trainer {
     /// Splits and counts a batch of documents (UTF-8 bytes). All or nothing: on error the
     /// counts are exactly as before.
     pub fn feed(&mut self, documents: &[&[u8]]) -> Result<()> {
+        self.feed_parts(documents, &NoParts)
+    }
+
+    /// Splits and counts a batch of documents in memory and `parts`, whose text is written
+    /// on the counting threads (see [`Parts`]). All or nothing, as [`Trainer::feed`].
+    pub fn feed_parts<P: Parts>(
+        &mut self,
+        documents: &[&[u8]],
+        parts: &P,
+    ) -> std::result::Result<(), P::Error> {
         self.cancel.store(false, Ordering::Relaxed);
         let mut counts = std::mem::take(&mut self.counts);
-        let r = self.install(|| counts.add_batch(&self.pretokenizer, documents, &self.cancel));
+        let r = self.install(|| {
+            counts.add_batch_with_parts(&self.pretokenizer, documents, parts, &self.cancel)
+        });
         self.counts = counts;
         r
     }

@@ -140,6 +140,22 @@ impl Pretokenizer {
         Ok(out)
     }
 
+    /// Whether [`Pretokenizer::cut_after`] can find cuts (the hand-written scanner's
+    /// patterns of the GPT-4 family).
+    pub fn can_cut(&self) -> bool {
+        matches!(self.engine, Engine::Scanner(_))
+    }
+
+    /// The first place in `text` at or after byte `from` where it can be cut in two texts
+    /// that split into exactly the chunks of the whole (see [`Pretokenizer::pieces`]);
+    /// `None` if there is none, or if the engine knows no safe cut (the regex engine's).
+    pub fn cut_after(&self, text: &str, from: usize) -> Option<usize> {
+        match &self.engine {
+            Engine::Scanner(_) => scanner::first_cut(text, from),
+            _ => None,
+        }
+    }
+
     /// Cuts `text` into pieces of at least `min_piece` bytes that split into exactly the
     /// chunks of the whole, handed to `each` in order, so one long document can be counted
     /// on every core. Only the scanner knows safe cut points; with the regex engine, and

@@ -401,38 +401,37 @@ impl Scanner {
     /// follows with a non-letter, so the cut cannot change how it ends either.
     /// Cuts are at least `min_piece` bytes apart.
     pub fn cut_points(&self, text: &str, min_piece: usize) -> Vec<usize> {
-        let t = table();
-        let s = text.as_bytes();
         let mut cuts = Vec::new();
         let mut target = min_piece;
-        while target < s.len() {
-            // Move to a char boundary, then look for letter → non-letter.
-            let mut j = target;
-            while j < s.len() && !text.is_char_boundary(j) {
-                j += 1;
-            }
-            let mut prev_letter = false;
-            let mut found = None;
-            while j < s.len() {
-                let (f, _, n) = flags(t, s, j);
-                let letter = f & LETTER != 0;
-                if prev_letter && !letter {
-                    found = Some(j);
-                    break;
-                }
-                prev_letter = letter;
-                j += n;
-            }
-            match found {
-                Some(p) => {
-                    cuts.push(p);
-                    target = p + min_piece;
-                }
-                None => break,
-            }
+        while let Some(cut) = first_cut(text, target) {
+            cuts.push(cut);
+            target = cut + min_piece;
         }
         cuts
     }
+}
+
+/// The first place in `text` at or after `from` where it can be cut (see
+/// [`Scanner::cut_points`]): just after a letter and just before a non-letter, the letter
+/// starting at or after `from` (moved to a char boundary).
+pub(crate) fn first_cut(text: &str, from: usize) -> Option<usize> {
+    let t = table();
+    let s = text.as_bytes();
+    let mut j = from;
+    while j < s.len() && !text.is_char_boundary(j) {
+        j += 1;
+    }
+    let mut prev_letter = false;
+    while j < s.len() {
+        let (f, _, n) = flags(t, s, j);
+        let letter = f & LETTER != 0;
+        if prev_letter && !letter {
+            return Some(j);
+        }
+        prev_letter = letter;
+        j += n;
+    }
+    None
 }
 
 /// Calls `f` with every chunk of `text`, in order: those that `starts` finds in each block

@@ -2,6 +2,7 @@
 
 mod encode;
 mod merge;
+mod parts;
 mod pretokenize;
 mod text;
 mod trainer;

@@ -91,6 +91,30 @@ proptest! {
         let joined: Vec<&str> = pieces.iter().flat_map(|piece| p.chunks(piece).unwrap()).collect();
         prop_assert_eq!(joined, whole);
     }
+
+    #[test]
+    fn a_cut_splits_like_the_whole(s in prop_oneof![text(200), ascii_text(200)], from in 0usize..400, pattern in proptest::sample::select(vec![GPT4_PATTERN, GPT2_PATTERN, NANOCHAT_PATTERN])) {
+        let p = Pretokenizer::new(pattern).unwrap();
+        prop_assert!(p.can_cut());
+        if let Some(cut) = p.cut_after(&s, from) {
+            prop_assert!(cut >= from && cut < s.len());
+            let mut joined = p.chunks(&s[..cut]).unwrap();
+            joined.extend(p.chunks(&s[cut..]).unwrap());
+            prop_assert_eq!(joined, p.chunks(&s).unwrap());
+        }
+    }
+}
+
+#[test]
+fn cuts_are_found_only_where_the_engine_knows_them() {
+    let text = "some words, then more words";
+    let scanner = Pretokenizer::new(GPT4_PATTERN).unwrap();
+    assert_eq!(scanner.cut_after(text, 0), Some(4));
+    assert_eq!(scanner.cut_after(text, 5), Some(10));
+    assert_eq!(scanner.cut_after(text, 24), None);
+    let regex = Pretokenizer::with_regex(GPT4_PATTERN).unwrap();
+    assert!(!regex.can_cut());
+    assert_eq!(regex.cut_after(text, 0), None);
 }
 
 #[test]
