@@ -2,22 +2,22 @@
 //!
 //! A reader thread fills one batch until it holds about `batch_bytes`, hands it over a
 //! channel, and starts on the next. It copies no text out of a large regular JSONL file: it
-//! maps the file into memory, and a batch is a range of whole lines of the map, which
-//! decoding splits into lines. Other inputs (standard input, pipes, small files) are copied:
-//! whole files as they are, and JSONL files line by line. The lines are parsed after the
-//! hand-over by [`Batch::decode`], as tasks on the counting threads while they count the
-//! previous batch, rather than by a third busy thread competing with them. The first batches
-//! are small, so that counting starts early. Spent batches come back on a second channel so
-//! their buffers are reused; the buffers that decoded text goes to are handed from a counted
-//! batch to the next batch to decode instead.
+//! maps the file into memory, and a batch is a range of whole lines of the map. Other inputs
+//! (standard input, pipes, small files) are copied: whole files as they are, and JSONL files
+//! line by line. The lines are not parsed here: the batch goes to the trainer as
+//! [`Lines`], parts of about [`PART_BYTES`] of lines that the counting threads parse just
+//! before they count them, so the decoded text goes through their cache instead of to
+//! memory. The first batches are small, so that counting starts early. Spent batches come
+//! back on a second channel so their buffers are reused.
 
 use crate::args::{Input, Source};
 use crate::jsonl::{self, Line};
 use crate::CliError;
+use bpe_core::Parts;
 use memmap2::{Mmap, UncheckedAdvice};
-use rayon::prelude::*;
 use std::fs::File;
 use std::io::Read;
+use std::ops::Range;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc::{Receiver, SyncSender};
 use std::sync::Arc;
@@ -25,8 +25,10 @@ use std::sync::Arc;
 /// JSONL is read this many bytes at a time; a longer line grows the block.
 const BLOCK: usize = 4 << 20;
 
-/// JSONL lines are parsed in groups of about this many bytes, each a task of its own.
-const DECODE_GROUP: usize = 1 << 20;
+/// JSONL lines are parsed and counted in parts of about this many bytes: small enough that
+/// a part's text is still in the core's cache when it is counted, and that a batch has
+/// enough parts to keep every core busy to its end.
+const PART_BYTES: usize = 256 << 10;
 
 /// Regular JSONL files of at least this many bytes are mapped rather than read. Copying
 /// costs more than the text's parsing (the kernel's copy, and the first touch of every page
@@ -34,13 +36,12 @@ const DECODE_GROUP: usize = 1 << 20;
 const MAP_AT_LEAST: u64 = 1 << 20;
 
 /// A batch of input: copied pieces (whole documents and JSONL lines, each with where it lies
-/// in `raw` and where it came from), or whole lines of one mapped JSONL file, which are
-/// found when decoded; and, once decoded, where the text of each document is.
+/// in `raw` and where it came from), or whole lines of one mapped JSONL file.
 #[derive(Default)]
 pub struct Batch {
     /// Copied input.
     raw: Vec<u8>,
-    /// Where each piece lies: in `raw`, or, once a mapped batch is decoded, in the map.
+    /// Where each copied piece lies in `raw`.
     pieces: Vec<Piece>,
     /// For each copied piece, its input (index into the inputs) and JSONL line; line 0
     /// marks a whole file, which is a document as it is.
@@ -49,13 +50,9 @@ pub struct Batch {
     mapped: Option<Mapped>,
     /// Bytes of input in the batch.
     bytes: usize,
-    /// The texts of the JSONL lines, one buffer per group of lines.
-    decoded: Vec<Vec<u8>>,
-    /// Where the text of each piece is.
-    spans: Vec<Span>,
 }
 
-/// Where a piece lies: `start..end` of `raw` or of the map.
+/// Where a piece lies: `start..end` of `raw`.
 type Piece = (usize, usize);
 
 /// Whole lines `start..end` of a mapped JSONL file, input `input`.
@@ -66,15 +63,6 @@ struct Mapped {
     end: usize,
 }
 
-/// Where the text of a piece is once decoded.
-#[derive(Clone, Copy)]
-enum Span {
-    /// `raw[start..end]`: a whole document.
-    Raw(usize, usize),
-    /// `decoded[buffer][start..end]`: the text field of a line.
-    Decoded(usize, usize, usize),
-}
-
 /// A JSONL line that holds no document: where it is and what is wrong with it.
 pub struct BadLine {
     pub input: usize,
@@ -82,109 +70,68 @@ pub struct BadLine {
     pub problem: String,
 }
 
+/// Why a batch was not counted.
+pub enum FeedError {
+    /// A line holds no document.
+    BadLine(BadLine),
+    /// The trainer's error about the text of a line (`line` > 0) or of a whole file.
+    Text {
+        input: usize,
+        line: u64,
+        error: bpe_core::Error,
+    },
+    /// The trainer's error about no document in particular (it was cancelled).
+    Batch(bpe_core::Error),
+}
+
+impl From<bpe_core::Error> for FeedError {
+    fn from(e: bpe_core::Error) -> Self {
+        FeedError::Batch(e)
+    }
+}
+
 impl Batch {
-    /// Parses the JSONL lines into `reuse` (the buffers of a batch already counted), in
-    /// groups that run as tasks on the current rayon pool (so they share its threads with
-    /// the counting of the previous batch). The first bad line fails the whole batch.
-    pub fn decode(&mut self, field: &str, reuse: Vec<Vec<u8>>) -> Result<(), BadLine> {
-        self.decoded = reuse;
-        let spans = match &self.mapped {
-            Some(m) => {
-                let cuts = line_groups(&m.map, m.start, m.end);
-                let buffers = buffers(&mut self.decoded, cuts.len() - 1);
-                let groups: Vec<Vec<(Span, Piece)>> = (buffers.par_iter_mut())
-                    .enumerate()
-                    .map(|(g, buffer)| decode_lines(m, cuts[g]..cuts[g + 1], g, field, buffer))
-                    .collect::<Result<_, _>>()?;
-                self.pieces.clear();
-                let pieces = groups.iter().flatten().map(|&(_, piece)| piece);
-                self.pieces.extend(pieces);
-                groups
-                    .into_iter()
-                    .map(|g| g.into_iter().map(|(span, _)| span).collect())
-                    .collect()
-            }
-            None => self.decode_copied(field)?,
-        };
-        self.spans.clear();
-        self.spans.extend(spans.into_iter().flatten());
-        Ok(())
-    }
-
-    /// [`Batch::decode`] for copied pieces: contiguous groups of about equal bytes.
-    fn decode_copied(&mut self, field: &str) -> Result<Vec<Vec<Span>>, BadLine> {
-        let n = self.pieces.len();
-        let groups = (self.raw.len() / DECODE_GROUP).clamp(1, n.max(1));
-        let mut bounds = vec![0];
-        for g in 1..groups {
-            let at = self
-                .pieces
-                .partition_point(|&(_, end)| end <= self.raw.len() / groups * g);
-            bounds.push(at.max(bounds[g - 1]));
-        }
-        bounds.push(n);
-        let (raw, pieces, origins) = (&self.raw, &self.pieces, &self.origins);
-        buffers(&mut self.decoded, groups)
-            .par_iter_mut()
-            .enumerate()
-            .map(|(g, buffer)| {
-                let group = bounds[g]..bounds[g + 1];
-                buffer.clear();
-                // A line's text is never longer than the line, so the buffer never moves
-                // (a copy, and fresh pages to touch).
-                if !group.is_empty() {
-                    buffer.reserve(pieces[group.end - 1].1 - pieces[group.start].0);
+    /// The batch as the trainer takes it: its whole documents, and its JSONL lines in
+    /// parts, to be parsed where they are counted (`field` holds a line's document).
+    pub fn parts<'b>(&'b self, field: &'b str) -> (Vec<&'b [u8]>, Lines<'b>) {
+        let mut wholes = Vec::new();
+        let mut cuts = vec![];
+        let mut lines = Vec::new();
+        match &self.mapped {
+            Some(m) => cuts = line_groups(&m.map, m.start, m.end),
+            None => {
+                let mut bytes = PART_BYTES;
+                for (i, &(_, line)) in self.origins.iter().enumerate() {
+                    if line == 0 {
+                        wholes.push(i);
+                        continue;
+                    }
+                    if bytes >= PART_BYTES {
+                        cuts.push(lines.len());
+                        bytes = 0;
+                    }
+                    lines.push(i);
+                    bytes += self.pieces[i].1 - self.pieces[i].0;
                 }
-                group
-                    .map(|i| {
-                        let (start, end) = pieces[i];
-                        let (input, line) = origins[i];
-                        if line == 0 {
-                            return Ok(Span::Raw(start, end));
-                        }
-                        let from = buffer.len();
-                        decode_line(&raw[start..end], field, buffer)
-                            .map(|()| Span::Decoded(g, from, buffer.len()))
-                            .map_err(|problem| BadLine {
-                                input,
-                                line,
-                                problem,
-                            })
-                    })
-                    .collect()
-            })
-            .collect()
-    }
-
-    /// Takes back the buffers of a counted batch, to decode another into.
-    pub fn take_buffers(&mut self) -> Vec<Vec<u8>> {
-        self.spans.clear();
-        std::mem::take(&mut self.decoded)
-    }
-
-    /// The documents of a decoded batch, in order, one per piece.
-    pub fn documents(&self) -> Vec<&[u8]> {
-        self.spans
-            .iter()
-            .map(|&span| match span {
-                Span::Raw(start, end) => &self.raw[start..end],
-                Span::Decoded(b, start, end) => &self.decoded[b][start..end],
-            })
-            .collect()
+                cuts.push(lines.len());
+            }
+        }
+        let documents = (wholes.iter())
+            .map(|&i| &self.raw[self.pieces[i].0..self.pieces[i].1])
+            .collect();
+        let parts = Lines {
+            batch: self,
+            field,
+            cuts,
+            lines,
+            wholes,
+        };
+        (documents, parts)
     }
 
     /// Bytes of input in the batch.
     pub fn bytes(&self) -> usize {
         self.bytes
-    }
-
-    /// Where piece `i` of a decoded batch came from: input index and line (0 for a
-    /// whole-file document).
-    pub fn origin(&self, i: usize) -> (usize, u64) {
-        match &self.mapped {
-            Some(m) => (m.input, line_at(&m.map, self.pieces[i].0)),
-            None => self.origins[i],
-        }
     }
 
     /// Ends a piece of copied input that started at `start` in `raw`.
@@ -206,23 +153,134 @@ impl Batch {
         self.pieces.clear();
         self.bytes = 0;
         self.origins.clear();
-        self.spans.clear();
     }
 }
 
-/// The first `n` of a batch's decoding buffers, adding any that are missing (and keeping
-/// those beyond, for a later, larger batch).
-fn buffers(decoded: &mut Vec<Vec<u8>>, n: usize) -> &mut [Vec<u8>] {
-    if decoded.len() < n {
-        decoded.resize_with(n, Vec::new);
-    }
-    &mut decoded[..n]
+/// A batch's JSONL lines in parts (see [`Parts`]): each part decodes its lines into the
+/// buffer the counting thread hands it.
+pub struct Lines<'b> {
+    batch: &'b Batch,
+    field: &'b str,
+    /// Where the parts begin and end: offsets in the map of a mapped batch (each after a
+    /// newline), or else indices into `lines`.
+    cuts: Vec<usize>,
+    /// The copied pieces that are JSONL lines.
+    lines: Vec<usize>,
+    /// The copied pieces that are whole documents, in the order given to the trainer.
+    wholes: Vec<usize>,
 }
 
-/// Where the groups of `start..end` (whole lines of `text`) begin and end: about
-/// [`DECODE_GROUP`] bytes each, cut after a newline.
+impl Lines<'_> {
+    /// The mapped lines of part `part`, blank ones left out: where each one's JSON lies.
+    fn mapped_lines<'m>(
+        &self,
+        m: &'m Mapped,
+        part: usize,
+    ) -> impl Iterator<Item = Range<usize>> + 'm {
+        let text: &[u8] = &m.map;
+        let end = self.cuts[part + 1];
+        let mut at = self.cuts[part];
+        std::iter::from_fn(move || {
+            while at < end {
+                let line_end = memchr::memchr(b'\n', &text[at..end]).map_or(end, |i| at + i);
+                let line = at..line_end;
+                at = line_end + 1;
+                if let Some(skip) = json_start(line.start == 0, &text[line.clone()]) {
+                    return Some(line.start + skip..line.end);
+                }
+            }
+            None
+        })
+    }
+
+    /// The copied pieces of part `part`.
+    fn copied_lines(&self, part: usize) -> &[usize] {
+        &self.lines[self.cuts[part]..self.cuts[part + 1]]
+    }
+
+    /// Where whole document `i` (as given to the trainer) came from.
+    pub fn whole_origin(&self, i: usize) -> (usize, u64) {
+        self.batch.origins[self.wholes[i]]
+    }
+}
+
+impl Parts for Lines<'_> {
+    type Error = FeedError;
+
+    fn len(&self) -> usize {
+        self.cuts.len().saturating_sub(1)
+    }
+
+    fn bytes(&self) -> usize {
+        self.batch.bytes
+    }
+
+    fn write(
+        &self,
+        part: usize,
+        text: &mut Vec<u8>,
+        ends: &mut Vec<usize>,
+    ) -> Result<u64, FeedError> {
+        let before = ends.len();
+        let bad = |input, line, problem| {
+            FeedError::BadLine(BadLine {
+                input,
+                line,
+                problem,
+            })
+        };
+        match &self.batch.mapped {
+            Some(m) => {
+                // A line's text is never longer than the line, so the buffer never moves.
+                text.reserve(self.cuts[part + 1] - self.cuts[part]);
+                for line in self.mapped_lines(m, part) {
+                    decode_line(&m.map[line.clone()], self.field, text)
+                        .map_err(|problem| bad(m.input, line_at(&m.map, line.start), problem))?;
+                    ends.push(text.len());
+                }
+            }
+            None => {
+                let raw = &self.batch.raw;
+                let lines = self.copied_lines(part);
+                if let (Some(&first), Some(&last)) = (lines.first(), lines.last()) {
+                    text.reserve(self.batch.pieces[last].1 - self.batch.pieces[first].0);
+                }
+                for &i in lines {
+                    let (start, end) = self.batch.pieces[i];
+                    let (input, line) = self.batch.origins[i];
+                    decode_line(&raw[start..end], self.field, text)
+                        .map_err(|problem| bad(input, line, problem))?;
+                    ends.push(text.len());
+                }
+            }
+        }
+        Ok((ends.len() - before) as u64)
+    }
+
+    fn error(&self, part: usize, error: bpe_core::Error) -> FeedError {
+        let (bpe_core::Error::InvalidUtf8 { document, .. }
+        | bpe_core::Error::RegexRuntime { document, .. }) = error
+        else {
+            return FeedError::Batch(error);
+        };
+        let (input, line) = match &self.batch.mapped {
+            Some(m) => {
+                let at = self
+                    .mapped_lines(m, part)
+                    .nth(document)
+                    .map_or(0, |l| l.start);
+                (m.input, line_at(&m.map, at))
+            }
+            None => self.batch.origins[self.copied_lines(part)[document]],
+        };
+        FeedError::Text { input, line, error }
+    }
+}
+
+/// Where the parts of `start..end` (whole lines of `text`) begin and end: about
+/// [`PART_BYTES`] bytes each, cut after a newline.
 fn line_groups(text: &[u8], start: usize, end: usize) -> Vec<usize> {
-    let groups = ((end - start) / DECODE_GROUP).max(1);
+    let groups = ((end - start) / PART_BYTES).max(1);
     let mut cuts = vec![start];
     for g in 1..groups {
         let at = (start + (end - start) / groups * g).max(cuts[g - 1]);
@@ -230,39 +288,6 @@ fn line_groups(text: &[u8], start: usize, end: usize) -> Vec<usize> {
     }
     cuts.push(end);
     cuts
-}
-
-/// Decodes the lines in `range` of a mapped batch into `buffer` (group `g`): each document's
-/// span and where its line lies in the map. The lines are found here rather than by the
-/// reader, so each is read while its decoding needs it: a pass of the reader over the file
-/// cost as much as the decoding.
-fn decode_lines(
-    m: &Mapped,
-    range: std::ops::Range<usize>,
-    g: usize,
-    field: &str,
-    buffer: &mut Vec<u8>,
-) -> Result<Vec<(Span, Piece)>, BadLine> {
-    buffer.clear();
-    // A line's text is never longer than the line, so the buffer never moves.
-    buffer.reserve(range.len());
-    let text: &[u8] = &m.map;
-    let mut documents = Vec::new();
-    let mut at = range.start;
-    while at < range.end {
-        let end = memchr::memchr(b'\n', &text[at..range.end]).map_or(range.end, |i| at + i);
-        if let Some(skip) = json_start(at == 0, &text[at..end]) {
-            let from = buffer.len();
-            decode_line(&text[at + skip..end], field, buffer).map_err(|problem| BadLine {
-                input: m.input,
-                line: line_at(text, at),
-                problem,
-            })?;
-            documents.push((Span::Decoded(g, from, buffer.len()), (at + skip, end)));
-        }
-        at = end + 1;
-    }
-    Ok(documents)
 }
 
 /// The number of the line that holds byte `offset` of `text`, counting from 1. Only errors

@@ -7,7 +7,7 @@
 //! never leaves a partial output.
 
 use crate::args::TrainArgs;
-use crate::input::{self, BadLine, Batch, Reader};
+use crate::input::{self, Batch, FeedError, Lines, Reader};
 use crate::progress::{mb, thousands, Progress};
 use crate::CliError;
 use bpe_core::{threads, Trainer, Vocabulary};
@@ -78,8 +78,9 @@ fn feed(trainer: &mut Trainer, args: &TrainArgs, progress: &Progress) -> Result<
     let counters = &progress.counters;
     let abandoned = AtomicBool::new(false);
     std::thread::scope(|scope| {
-        // A channel of one: while a batch is counted, the next is decoded and the reader
-        // fills the one after, and goes no further, so at most four batches exist at a time.
+        // A channel of one: while a batch is counted, the next waits in the channel and the
+        // reader fills the one after, and goes no further, so at most four batches exist at
+        // a time (one of them spent, on its way back to the reader).
         let (batches_tx, batches) = sync_channel(1);
         let (spent, spent_rx) = channel::<Batch>();
         let reader = Reader {
@@ -94,48 +95,22 @@ fn feed(trainer: &mut Trainer, args: &TrainArgs, progress: &Progress) -> Result<
             .name("bpe-reader".into())
             .spawn_scoped(scope, move || input::read_all(reader))
             .map_err(|e| CliError::failed(format!("cannot start the reader thread: {e}")))?;
-        let decode = |batch: Result<Batch, CliError>, buffers| -> Result<Batch, CliError> {
-            let mut batch = batch?;
-            batch
-                .decode(&args.text_field, buffers)
-                .map_err(|bad| bad_line(bad, args))?;
-            Ok(batch)
-        };
         let result = (|| {
-            // Text is decoded into the buffers of the batch counted before the one being
-            // counted: two sets of buffers take turns, where a new set for every batch would
-            // be fresh memory, each page a fault.
-            let receive = |reuse| batches.recv().ok().map(|b| decode(b, reuse)).transpose();
-            let mut free = Vec::new();
-            let mut next = receive(Vec::new())?;
-            while let Some(mut batch) = next.take() {
-                let documents = batch.documents();
-                // The next batch is decoded while this one is counted, on the same threads,
-                // if the reader has it ready; waiting for it would hold up the counting.
-                let (fed, following) = match batches.try_recv() {
-                    Ok(ready) => rayon::join(
-                        || trainer.feed(&documents),
-                        || Some(decode(ready, std::mem::take(&mut free))).transpose(),
-                    ),
-                    Err(_) => (trainer.feed(&documents), Ok(None)),
-                };
-                fed.map_err(|e| feed_error(e, &batch, args))?;
+            while let Ok(batch) = batches.recv() {
+                let batch = batch?;
+                let (documents, lines) = batch.parts(&args.text_field);
+                let before = trainer.counts().documents();
+                trainer
+                    .feed_parts(&documents, &lines)
+                    .map_err(|e| feed_error(e, &lines, args))?;
                 counters
                     .bytes_counted
                     .fetch_add(batch.bytes() as u64, Ordering::Relaxed);
                 counters
                     .documents
-                    .fetch_add(documents.len() as u64, Ordering::Relaxed);
-                drop(documents);
-                let counted = batch.take_buffers();
+                    .fetch_add(trainer.counts().documents() - before, Ordering::Relaxed);
+                drop((documents, lines));
                 let _ = spent.send(batch);
-                next = match following? {
-                    Some(decoded) => {
-                        free = counted;
-                        Some(decoded)
-                    }
-                    None => receive(counted)?,
-                };
             }
             Ok(())
         })();
@@ -151,29 +126,30 @@ fn feed(trainer: &mut Trainer, args: &TrainArgs, progress: &Progress) -> Result<
     })
 }
 
-/// Names the JSONL line that holds no document.
-fn bad_line(bad: BadLine, args: &TrainArgs) -> CliError {
-    let name = args.inputs[bad.input].name();
-    CliError::failed(format!("{name}: line {}: {}", bad.line, bad.problem))
-}
-
-/// Names the document a core error is about.
-fn feed_error(e: bpe_core::Error, batch: &Batch, args: &TrainArgs) -> CliError {
-    let document = match &e {
-        bpe_core::Error::RegexRuntime { document, .. }
-        | bpe_core::Error::InvalidUtf8 { document, .. } => Some(*document),
-        _ => None,
+/// Says what is wrong with a batch, naming the line or file at fault.
+fn feed_error(e: FeedError, lines: &Lines, args: &TrainArgs) -> CliError {
+    let (input, line, error) = match e {
+        FeedError::BadLine(bad) => {
+            let name = args.inputs[bad.input].name();
+            return CliError::failed(format!("{name}: line {}: {}", bad.line, bad.problem));
+        }
+        FeedError::Text { input, line, error } => (input, line, error),
+        // The whole documents are the batch's documents in memory.
+        FeedError::Batch(
+            error @ (bpe_core::Error::RegexRuntime { document, .. }
+            | bpe_core::Error::InvalidUtf8 { document, .. }),
+        ) => {
+            let (input, line) = lines.whole_origin(document);
+            (input, line, error)
+        }
+        FeedError::Batch(error) => return error.into(),
     };
-    let Some(document) = document else {
-        return e.into();
-    };
-    let (input, line) = batch.origin(document);
     let name = args.inputs[input].name();
     let place = match line {
         0 => name,
         n => format!("{name}: line {n}"),
     };
-    match e {
+    match error {
         bpe_core::Error::RegexRuntime { message, .. } => {
             CliError::failed(format!("{place}: the split pattern failed: {message}"))
         }
