@@ -235,6 +235,36 @@ def test_str_documents_are_fed_in_place_or_declined_whole():
         twin.close()
 
 
+@pytest.mark.parametrize("width", ["\u00e9", "\u20ac", "\U0001F600"])
+def test_long_strs_are_encoded_in_parts_as_they_are_counted(width):
+    # Non-ASCII strs of over two parts (256 Ki code points each) are cut where the pattern
+    # always ends a chunk and encoded part by part on the counting threads.
+    words = [f"w{width}rd", " and", f" {width}{width}", ", 12", "\n", "  x"]
+    long = "".join(words[i * 7 % 6] for i in range(300_000))
+    assert len(long) > 3 * 256 * 1024
+    docs = ["short", long, "\u00e9t\u00e9", long[:1000]]
+    trainer = _ffi.Trainer(libbpe.NANOCHAT_PATTERN, 0)
+    twin = _ffi.Trainer(libbpe.NANOCHAT_PATTERN, 0)
+    try:
+        assert trainer.feed_texts(docs)
+        twin.feed([d.encode() for d in docs])
+        assert trainer.stats() == twin.stats()
+        assert trainer.stats()[:2] == (4, sum(len(d.encode()) for d in docs))
+        ours, theirs = trainer.train(400, []), twin.train(400, [])
+        try:
+            assert ours.tokens() == theirs.tokens()
+        finally:
+            ours.close()
+            theirs.close()
+        # A lone surrogate in a late part: the whole batch is declined, nothing fed.
+        before = trainer.stats()
+        assert not trainer.feed_texts(["fine", long + "\ud800" + long])
+        assert trainer.stats() == before
+    finally:
+        trainer.close()
+        twin.close()
+
+
 def test_texts_cross_the_abi_intact(vocab):
     enc = _ffi.Encoder(vocab)
     texts = [b"", b"a\x00b", "中文".encode(), b"", b"xyz" * 1000, b"\x00"]

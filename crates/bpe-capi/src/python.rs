@@ -28,8 +28,8 @@
 use crate::encoder::bpe_encoder;
 use crate::status::{bpe_status, guard};
 use crate::trainer::{bpe_trainer, feed_gathered};
-use crate::wide::to_utf8;
-use bpe_core::{Allowed, Encoder};
+use crate::wide::{append_utf8, to_utf8};
+use bpe_core::{Allowed, Encoder, Parts, Pretokenizer, Trainer};
 use std::borrow::Cow;
 use std::ffi::{c_char, c_int, c_void};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -709,15 +709,21 @@ pub unsafe extern "C" fn bpe_py_trainer_feed(
         PyErr_Clear();
         return -1;
     };
-    let gather = || {
+    // Made on the trainer's threads, kept here: the feed borrows it, and whether a part
+    // held a lone surrogate is read from it afterwards.
+    let long = std::sync::OnceLock::new();
+    let gather = |trainer: &Trainer| {
         use rayon::prelude::*;
-        texts
-            .par_iter()
-            .map(|text| match *text {
+        let long = long.get_or_init(|| LongStrs::cut(&texts, trainer.pretokenizer()));
+        let documents = (texts.par_iter().enumerate())
+            .map(|(i, text)| match *text {
                 Document::Text(text) => Some(Cow::Borrowed(text.bytes())),
+                // Its text is in the parts.
+                Document::Wide(_) if long.holds(i) => Some(Cow::Borrowed(&[][..])),
                 Document::Wide(wide) => wide.to_utf8().map(Cow::Owned),
             })
-            .collect::<Option<Vec<_>>>()
+            .collect::<Option<Vec<_>>>()?;
+        Some((documents, long))
     };
     let mut fed = true;
     let status = without_gil(|| {
@@ -727,10 +733,136 @@ pub unsafe extern "C" fn bpe_py_trainer_feed(
         })
     });
     drop(held);
+    let declined = long
+        .get()
+        .is_some_and(|l| l.surrogate.load(Ordering::Relaxed));
     match status {
-        _ if !fed => -1,
+        _ if !fed || declined => -1,
         Some(status) => status as c_int,
         None => bpe_status::BPE_ERROR_PANIC as c_int,
+    }
+}
+
+/// Code points in each part of a long `str` (see [`LongStrs`]): at most 1 MB to read and
+/// to write, which stays in the core's cache between encoding and counting.
+const PART_UNITS: usize = 256 << 10;
+
+/// The `str`s of a batch that are not ASCII and at least two parts long, cut where the
+/// split pattern always ends a chunk into parts that the counting threads encode to UTF-8
+/// just before they count them. Encoded whole, a 100 MB document went to 100 MB of fresh
+/// memory, a page fault a page, after a pass over all of it to size the buffer.
+struct LongStrs<'a> {
+    /// Each part: the document it is of, and its code points.
+    parts: Vec<(usize, Wide<'a>)>,
+    /// The documents cut into parts, in order.
+    documents: Vec<usize>,
+    /// Set when a part holds a lone surrogate: the batch is then declined (nothing is fed),
+    /// and the package encodes it itself, naming the document.
+    surrogate: AtomicBool,
+}
+
+impl<'a> LongStrs<'a> {
+    fn cut(texts: &[Document<'a>], pretokenizer: &Pretokenizer) -> Self {
+        let mut long = LongStrs {
+            parts: Vec::new(),
+            documents: Vec::new(),
+            surrogate: AtomicBool::new(false),
+        };
+        if !pretokenizer.can_cut() {
+            return long;
+        }
+        for (i, text) in texts.iter().enumerate() {
+            let Document::Wide(wide) = *text else {
+                continue;
+            };
+            if wide.len() < 2 * PART_UNITS {
+                continue;
+            }
+            let mut start = 0;
+            for cut in cuts(wide, pretokenizer) {
+                long.parts.push((i, wide.slice(start..cut)));
+                start = cut;
+            }
+            if start > 0 {
+                long.parts.push((i, wide.slice(start..wide.len())));
+                long.documents.push(i);
+            }
+        }
+        long
+    }
+
+    /// Whether document `i` is in parts.
+    fn holds(&self, i: usize) -> bool {
+        self.documents.binary_search(&i).is_ok()
+    }
+}
+
+/// Where `wide` can be cut, in code points: one cut about every [`PART_UNITS`], each found
+/// by encoding a few thousand code points there and asking the pretokenizer.
+fn cuts(wide: Wide, pretokenizer: &Pretokenizer) -> Vec<usize> {
+    const WINDOW: usize = 1 << 12;
+    let mut cuts = Vec::new();
+    let mut target = PART_UNITS;
+    while target + PART_UNITS <= wide.len() {
+        let window = wide.slice(target..(target + WINDOW).min(wide.len()));
+        // A window with a lone surrogate has no cut: its part fails when it is encoded.
+        let cut = window.to_utf8().and_then(|utf8| {
+            let text = std::str::from_utf8(&utf8).ok()?;
+            let at = pretokenizer.cut_after(text, 0)?;
+            Some(text[..at].chars().count())
+        });
+        match cut {
+            Some(n) => {
+                cuts.push(target + n);
+                target += n + PART_UNITS;
+            }
+            None => target += WINDOW,
+        }
+    }
+    cuts
+}
+
+impl Parts for &LongStrs<'_> {
+    type Error = bpe_core::Error;
+
+    fn len(&self) -> usize {
+        self.parts.len()
+    }
+
+    fn bytes(&self) -> usize {
+        self.parts.iter().map(|(_, wide)| wide.len()).sum()
+    }
+
+    fn write(
+        &self,
+        part: usize,
+        text: &mut Vec<u8>,
+        ends: &mut Vec<usize>,
+    ) -> bpe_core::Result<u64> {
+        let (document, wide) = self.parts[part];
+        if wide.append_utf8(text).is_none() {
+            self.surrogate.store(true, Ordering::Relaxed);
+            return Err(bpe_core::Error::InvalidUtf8 {
+                document,
+                offset: 0,
+            });
+        }
+        ends.push(text.len());
+        // The document was counted once among the batch's documents, as an empty one.
+        Ok(0)
+    }
+
+    fn error(&self, part: usize, e: bpe_core::Error) -> bpe_core::Error {
+        let document = self.parts[part].0;
+        match e {
+            bpe_core::Error::InvalidUtf8 { offset, .. } => {
+                bpe_core::Error::InvalidUtf8 { document, offset }
+            }
+            bpe_core::Error::RegexRuntime { message, .. } => {
+                bpe_core::Error::RegexRuntime { document, message }
+            }
+            e => e,
+        }
     }
 }
 
@@ -775,13 +907,40 @@ enum Wide<'a> {
     Four(&'a [u32]),
 }
 
-impl Wide<'_> {
+impl<'a> Wide<'a> {
     /// The text as UTF-8 (see [`to_utf8`]); `None` if it holds a lone surrogate.
     fn to_utf8(self) -> Option<Vec<u8>> {
         match self {
             Wide::One(units) => to_utf8(units),
             Wide::Two(units) => to_utf8(units),
             Wide::Four(units) => to_utf8(units),
+        }
+    }
+
+    /// Appends the text to `out` as UTF-8; `None` if it holds a lone surrogate.
+    fn append_utf8(self, out: &mut Vec<u8>) -> Option<()> {
+        match self {
+            Wide::One(units) => append_utf8(units, out),
+            Wide::Two(units) => append_utf8(units, out),
+            Wide::Four(units) => append_utf8(units, out),
+        }
+    }
+
+    /// The number of code points.
+    fn len(self) -> usize {
+        match self {
+            Wide::One(units) => units.len(),
+            Wide::Two(units) => units.len(),
+            Wide::Four(units) => units.len(),
+        }
+    }
+
+    /// The code points in `range`.
+    fn slice(self, range: std::ops::Range<usize>) -> Wide<'a> {
+        match self {
+            Wide::One(units) => Wide::One(&units[range]),
+            Wide::Two(units) => Wide::Two(&units[range]),
+            Wide::Four(units) => Wide::Four(&units[range]),
         }
     }
 }

@@ -187,28 +187,33 @@ pub unsafe extern "C" fn bpe_trainer_feed(
 pub(crate) unsafe fn feed(trainer: *mut bpe_trainer, documents: &[&[u8]]) -> Outcome {
     let handle = deref(trainer, "trainer")?;
     let mut trainer = handle.lock()?;
-    feed_locked(&mut trainer, documents)
+    feed_locked(&mut trainer, documents, &bpe_core::count::NoParts)
 }
 
-/// [`feed`] of the documents that `gather` makes on the trainer's threads (the Python
-/// package's compiled feed encodes strings to UTF-8 there, in parallel); `Ok(false)`, with
-/// nothing fed, when it makes none.
+/// [`feed`] of the documents and parts that `gather` makes on the trainer's threads (the
+/// Python package's compiled feed encodes strings to UTF-8 there, in parallel, and cuts a
+/// long one into parts that are encoded where they are counted); `Ok(false)`, with nothing
+/// fed, when it makes none.
 #[cfg(feature = "python")]
-pub(crate) unsafe fn feed_gathered<'a>(
+pub(crate) unsafe fn feed_gathered<'a, P: bpe_core::Parts<Error = bpe_core::Error> + Send>(
     trainer: *mut bpe_trainer,
-    gather: impl FnOnce() -> Option<Vec<std::borrow::Cow<'a, [u8]>>> + Send,
+    gather: impl FnOnce(&Trainer) -> Option<(Vec<std::borrow::Cow<'a, [u8]>>, P)> + Send,
 ) -> Result<bool, Failure> {
     let handle = deref(trainer, "trainer")?;
     let mut trainer = handle.lock()?;
-    let Some(documents) = trainer.install(gather) else {
+    let Some((documents, parts)) = trainer.install(|| gather(&trainer)) else {
         return Ok(false);
     };
     let documents: Vec<&[u8]> = documents.iter().map(|d| d.as_ref()).collect();
-    feed_locked(&mut trainer, &documents).map(|()| true)
+    feed_locked(&mut trainer, &documents, &parts).map(|()| true)
 }
 
-fn feed_locked(trainer: &mut Trainer, documents: &[&[u8]]) -> Outcome {
-    trainer.feed(documents).map_err(|e| match e {
+fn feed_locked<P: bpe_core::Parts<Error = bpe_core::Error>>(
+    trainer: &mut Trainer,
+    documents: &[&[u8]],
+    parts: &P,
+) -> Outcome {
+    trainer.feed_parts(documents, parts).map_err(|e| match e {
         bpe_core::Error::Cancelled => Failure::new(
             bpe_status::BPE_ERROR_CANCELLED,
             "feeding was cancelled by bpe_trainer_cancel; the batch was not counted",

@@ -52,6 +52,15 @@ pub(crate) fn to_utf8<U: CodeUnit>(units: &[U]) -> Option<Vec<u8>> {
     Some(out)
 }
 
+/// Appends `units` to `out` as UTF-8; `None`, with `out` as it was, if one is a surrogate.
+pub(crate) fn append_utf8<U: CodeUnit>(units: &[U], out: &mut Vec<u8>) -> Option<()> {
+    let size = utf8_size(units)?;
+    let start = out.len();
+    out.resize(start + size, 0);
+    write_utf8(units, &mut out[start..]);
+    Some(())
+}
+
 /// The size of `units` in UTF-8, or `None` if one is a surrogate. Counted in blocks with
 /// 32-bit sums and no branches, which the compiler turns into vector code (a plain fold
 /// with a `usize` sum took three times as long).
