@@ -529,7 +529,7 @@ impl State<'_> {
         }
     }
 
-    /// Copies a JSONL line into the batch, to be parsed by [`Batch::decode`].
+    /// Copies a JSONL line into the batch, to be parsed by its part (see [`Lines`]).
     fn jsonl_line(&mut self, index: usize, line_no: u64, line: &[u8]) -> Result<(), Stop> {
         let Some(at) = json_start(line_no == 1, line) else {
             return Ok(());
@@ -541,7 +541,7 @@ impl State<'_> {
     }
 
     /// JSONL in a mapped file: each batch takes the whole lines of the next `limit` bytes or
-    /// so, to be found and parsed by [`Batch::decode`].
+    /// so, to be found and parsed by the batch's parts (see [`Lines`]).
     fn map_jsonl(&mut self, index: usize, map: Mmap) -> Result<(), Stop> {
         // A batch holds copied input or lines of one map, never both.
         self.send()?;

@@ -26,7 +26,7 @@ mod table;
 /// keep every core busy; see [`Pretokenizer::pieces`].
 const PIECE_BYTES: usize = 1 << 20;
 
-/// Short documents are split in jobs of at least this many bytes (see `count_parts`).
+/// Short documents are split in jobs of at least this many bytes (see `count_jobs`).
 const JOB_BYTES: usize = 64 << 10;
 
 /// Most chunks are a short word with its leading space. Those of up to 7 bytes (85% of
@@ -541,7 +541,9 @@ fn count_jobs<P: Parts>(
                     Error::RegexRuntime { document, message }.into()
                 })
             }
-            Job::Part(part) => count_part(pretokenizer, parts, part, &slots, buffers, &written),
+            Job::Part(part) => {
+                count_part(pretokenizer, parts, part, &slots, buffers, &written, cancel)
+            }
         }
     })?;
     Ok((slots.into_counts(), written))
@@ -556,6 +558,7 @@ fn count_part<P: Parts>(
     slots: &Slots,
     buffers: &Mutex<Vec<PartText>>,
     written: &Written,
+    cancel: &AtomicBool,
 ) -> std::result::Result<(), P::Error> {
     let lock = || buffers.lock().unwrap_or_else(|e| e.into_inner());
     let mut buffer = lock().pop().unwrap_or_default();
@@ -570,9 +573,12 @@ fn count_part<P: Parts>(
     for (i, text) in texts.iter().enumerate().filter(|(_, t)| long(t)) {
         let mut pieces = Vec::new();
         pretokenizer.pieces(text, PIECE_BYTES, |p| pieces.push((i, p)));
-        pieces
-            .par_iter()
-            .try_for_each(|&piece| slots.count(pretokenizer, std::iter::once(piece), error))?;
+        pieces.par_iter().try_for_each(|&piece| {
+            if cancel.load(Ordering::Relaxed) {
+                return Err(Error::Cancelled.into());
+            }
+            slots.count(pretokenizer, std::iter::once(piece), error)
+        })?;
     }
     let end = buffer.ends.last().copied().unwrap_or(0);
     written.documents.fetch_add(documents, Ordering::Relaxed);

@@ -244,3 +244,29 @@ fn a_bad_part_changes_nothing() {
         assert_eq!(t.counts().documents(), 6, "{wrong:?}");
     }
 }
+
+/// Cancelling stops a batch also inside one long text of a part, and changes nothing.
+#[test]
+fn cancelling_stops_a_long_text_of_a_part() {
+    struct CancelsWhileWritten(std::sync::Arc<std::sync::atomic::AtomicBool>, String);
+    impl Parts for CancelsWhileWritten {
+        type Error = Error;
+        fn len(&self) -> usize {
+            1
+        }
+        fn bytes(&self) -> usize {
+            self.1.len()
+        }
+        fn write(&self, _: usize, text: &mut Vec<u8>, ends: &mut Vec<usize>) -> Result<u64, Error> {
+            text.extend_from_slice(self.1.as_bytes());
+            ends.push(text.len());
+            self.0.store(true, Ordering::Relaxed);
+            Ok(1)
+        }
+    }
+    let long = " word".repeat(1 << 20);
+    let mut t = Trainer::new(GPT4_PATTERN, 2).unwrap();
+    let part = CancelsWhileWritten(t.cancel_flag(), long);
+    assert_eq!(t.feed_parts(&[], &part), Err(Error::Cancelled));
+    assert_eq!((t.counts().documents(), t.counts().len()), (0, 0));
+}
