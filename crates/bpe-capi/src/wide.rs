@@ -2,7 +2,9 @@
 //! Python package's compiled feed uses this instead of `PyUnicode_AsUTF8AndSize`, which
 //! encodes on one thread with the GIL held (and keeps the copy for the string's lifetime):
 //! one 100 MB document spent 0.16 s there while every other core waited. Here a long text
-//! is encoded in pieces on every core: one pass sizes each piece, a second writes it.
+//! is encoded in pieces on every core: one pass sizes each piece, a second writes it. (A long
+//! `str` that the split pattern can cut is not encoded whole at all: see `LongStrs` in
+//! `python.rs`.)
 
 // Without the `python` feature nothing calls this; its tests still run.
 #![cfg_attr(not(feature = "python"), allow(dead_code))]
@@ -26,8 +28,8 @@ pub(crate) fn to_utf8<U: CodeUnit>(units: &[U]) -> Option<Vec<u8>> {
     // Most documents are one piece: encoded here, without a round trip through the pool
     // (which, called from outside it, would wake it and wait).
     if units.len() <= PIECE {
-        let mut out = vec![0u8; utf8_size(units)?];
-        write_utf8(units, &mut out);
+        let mut out = Vec::new();
+        append_utf8(units, &mut out)?;
         return Some(out);
     }
     let pieces: Vec<&[U]> = units.chunks(PIECE).collect();

@@ -80,7 +80,8 @@ pub enum FeedError {
         line: u64,
         error: bpe_core::Error,
     },
-    /// The trainer's error about no document in particular (it was cancelled).
+    /// The trainer's error about the batch (it was cancelled), or about one of its whole
+    /// documents (`document` is its place among them, see [`Lines::whole_origin`]).
     Batch(bpe_core::Error),
 }
 
