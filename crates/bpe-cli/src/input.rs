@@ -264,6 +264,7 @@ impl Parts for Lines<'_> {
         else {
             return FeedError::Batch(error);
         };
+        // Each line of a part is one text: `document` is a line of the part.
         let (input, line) = match &self.batch.mapped {
             Some(m) => {
                 let at = self
@@ -272,7 +273,10 @@ impl Parts for Lines<'_> {
                     .map_or(0, |l| l.start);
                 (m.input, line_at(&m.map, at))
             }
-            None => self.batch.origins[self.copied_lines(part)[document]],
+            None => {
+                let lines = self.copied_lines(part);
+                self.batch.origins[lines.get(document).copied().unwrap_or(lines[0])]
+            }
         };
         FeedError::Text { input, line, error }
     }
