@@ -853,16 +853,7 @@ impl Parts for &LongStrs<'_> {
     }
 
     fn error(&self, part: usize, e: bpe_core::Error) -> bpe_core::Error {
-        let document = self.parts[part].0;
-        match e {
-            bpe_core::Error::InvalidUtf8 { offset, .. } => {
-                bpe_core::Error::InvalidUtf8 { document, offset }
-            }
-            bpe_core::Error::RegexRuntime { message, .. } => {
-                bpe_core::Error::RegexRuntime { document, message }
-            }
-            e => e,
-        }
+        e.in_document(self.parts[part].0)
     }
 }
 

@@ -431,9 +431,9 @@ pub fn count_batch(
         .unwrap_or_default())
 }
 
-/// What the parts of a batch wrote.
+/// What a batch held: its documents in memory and what its parts wrote.
 #[derive(Default)]
-struct Written {
+struct Fed {
     documents: AtomicU64,
     bytes: AtomicU64,
 }
@@ -501,14 +501,14 @@ impl Slots {
 
 /// [`count_batch`]'s work, left as one table per thread (folding each straight into the
 /// owned table saves merging them first, and growing one of them to hold both); and what
-/// the parts wrote.
+/// the batch held.
 fn count_jobs<P: Parts>(
     pretokenizer: &Pretokenizer,
     documents: &[&str],
     parts: &P,
     cancel: &AtomicBool,
     spare: &mut Spare,
-) -> std::result::Result<(Vec<BatchCounts>, Written), P::Error> {
+) -> std::result::Result<(Vec<BatchCounts>, Fed), P::Error> {
     let Spare { tables, buffers } = spare;
     let mut pieces: Vec<(usize, &str)> = Vec::with_capacity(documents.len());
     for (i, d) in documents.iter().enumerate() {
@@ -527,9 +527,12 @@ fn count_jobs<P: Parts>(
             (start, bytes) = (k + 1, 0);
         }
     }
-    let total = documents.iter().map(|d| d.len()).sum::<usize>() + parts.bytes();
-    let slots = Slots::new(tables, total);
-    let written = Written::default();
+    let in_memory = documents.iter().map(|d| d.len()).sum::<usize>();
+    let slots = Slots::new(tables, in_memory + parts.bytes());
+    let fed = Fed {
+        documents: AtomicU64::new(documents.len() as u64),
+        bytes: AtomicU64::new(in_memory as u64),
+    };
     jobs.par_iter().try_for_each(|job| {
         if cancel.load(Ordering::Relaxed) {
             return Err(Error::Cancelled.into());
@@ -541,12 +544,10 @@ fn count_jobs<P: Parts>(
                     Error::RegexRuntime { document, message }.into()
                 })
             }
-            Job::Part(part) => {
-                count_part(pretokenizer, parts, part, &slots, buffers, &written, cancel)
-            }
+            Job::Part(part) => count_part(pretokenizer, parts, part, &slots, buffers, &fed, cancel),
         }
     })?;
-    Ok((slots.into_counts(), written))
+    Ok((slots.into_counts(), fed))
 }
 
 /// Writes part `part` into a spare buffer, and counts it. A text too long for one job is
@@ -557,7 +558,7 @@ fn count_part<P: Parts>(
     part: usize,
     slots: &Slots,
     buffers: &Mutex<Vec<PartText>>,
-    written: &Written,
+    fed: &Fed,
     cancel: &AtomicBool,
 ) -> std::result::Result<(), P::Error> {
     let lock = || buffers.lock().unwrap_or_else(|e| e.into_inner());
@@ -581,8 +582,8 @@ fn count_part<P: Parts>(
         })?;
     }
     let end = buffer.ends.last().copied().unwrap_or(0);
-    written.documents.fetch_add(documents, Ordering::Relaxed);
-    written.bytes.fetch_add(end as u64, Ordering::Relaxed);
+    fed.documents.fetch_add(documents, Ordering::Relaxed);
+    fed.bytes.fetch_add(end as u64, Ordering::Relaxed);
     drop(texts);
     lock().push(buffer);
     Ok(())
@@ -615,11 +616,10 @@ impl ChunkCounts {
         cancel: &AtomicBool,
     ) -> std::result::Result<(), P::Error> {
         let texts = validate_utf8(documents)?;
-        let (counts, written) = count_jobs(pretokenizer, &texts, parts, cancel, &mut self.spare)?;
+        let (counts, fed) = count_jobs(pretokenizer, &texts, parts, cancel, &mut self.spare)?;
         self.fold_in(counts);
-        self.documents += documents.len() as u64 + written.documents.into_inner();
-        self.bytes += documents.iter().map(|d| d.len() as u64).sum::<u64>();
-        self.bytes += written.bytes.into_inner();
+        self.documents += fed.documents.into_inner();
+        self.bytes += fed.bytes.into_inner();
         Ok(())
     }
 

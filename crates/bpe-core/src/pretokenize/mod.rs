@@ -150,10 +150,9 @@ impl Pretokenizer {
     /// that split into exactly the chunks of the whole (see [`Pretokenizer::pieces`]);
     /// `None` if there is none, or if the engine knows no safe cut (the regex engine's).
     pub fn cut_after(&self, text: &str, from: usize) -> Option<usize> {
-        match &self.engine {
-            Engine::Scanner(_) => scanner::first_cut(text, from),
-            _ => None,
-        }
+        self.can_cut()
+            .then(|| scanner::first_cut(text, from))
+            .flatten()
     }
 
     /// Cuts `text` into pieces of at least `min_piece` bytes that split into exactly the
